@@ -1,0 +1,102 @@
+// The name service: which actor exports which service, which names are privileged,
+// and who is waiting for a name to appear.
+
+import { Grant, type ServiceCapability } from './capabilities.ts';
+import { FishnetError } from './errors.ts';
+import type { ActorId } from './reasons.ts';
+
+interface Waiter {
+  resolve(owner: ActorId): void;
+  reject(e: FishnetError): void;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+export class NameService {
+  private readonly owners = new Map<string, ActorId>();
+  private readonly privileged = new Map<string, ServiceCapability>();
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private closed: FishnetError | undefined;
+
+  /** Make `service` privileged and mint the grants to export and to connect to it. */
+  reserve(service: string): ServiceCapability {
+    if (typeof service !== 'string' || service === '')
+      throw new FishnetError('RT_ERR_BAD_SPEC', 'service name');
+    const existing = this.privileged.get(service);
+    if (existing) return existing;
+    if (this.owners.has(service)) {
+      throw new FishnetError('RT_ERR_SERVICE_EXISTS', `'${service}' is already exported without privilege`);
+    }
+    const cap = Object.freeze({
+      service,
+      export: new Grant(service, 'export'),
+      connect: new Grant(service, 'connect'),
+    });
+    this.privileged.set(service, cap);
+    return cap;
+  }
+
+  isPrivileged(service: string): boolean {
+    return this.privileged.has(service);
+  }
+
+  owner(service: string): ActorId | undefined {
+    return this.owners.get(service);
+  }
+
+  export(owner: ActorId, service: string): void {
+    const current = this.owners.get(service);
+    if (current !== undefined) {
+      throw new FishnetError('RT_ERR_SERVICE_EXISTS', `'${service}' is exported by actor ${current}`);
+    }
+    this.owners.set(service, owner);
+    const ws = this.waiters.get(service);
+    this.waiters.delete(service);
+    for (const w of ws ?? []) {
+      if (w.timer) clearTimeout(w.timer);
+      w.resolve(owner);
+    }
+  }
+
+  unexport(owner: ActorId, service: string): void {
+    if (this.owners.get(service) !== owner) {
+      throw new FishnetError('RT_ERR_SERVICE_NOT_FOUND', `'${service}' is not exported by actor ${owner}`);
+    }
+    this.owners.delete(service);
+  }
+
+  /** All of an actor's exports go when it dies. */
+  removeOwner(owner: ActorId, services: Iterable<string>): void {
+    for (const s of services) if (this.owners.get(s) === owner) this.owners.delete(s);
+  }
+
+  /** Wait for `service` to be exported; RT_ERR_LOOKUP_TIMEOUT after timeoutMs (Infinity: wait for ever). */
+  waitFor(service: string, timeoutMs: number): Promise<ActorId> {
+    if (this.closed) return Promise.reject(this.closed);
+    const owner = this.owners.get(service);
+    if (owner !== undefined) return Promise.resolve(owner);
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { resolve, reject };
+      let set = this.waiters.get(service);
+      if (!set) this.waiters.set(service, (set = new Set()));
+      set.add(w);
+      if (Number.isFinite(timeoutMs)) {
+        w.timer = setTimeout(() => {
+          set.delete(w);
+          if (set.size === 0 && this.waiters.get(service) === set) this.waiters.delete(service);
+          reject(new FishnetError('RT_ERR_LOOKUP_TIMEOUT', `'${service}' after ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+    });
+  }
+
+  close(error: FishnetError): void {
+    this.closed = error;
+    for (const set of this.waiters.values()) {
+      for (const w of set) {
+        if (w.timer) clearTimeout(w.timer);
+        w.reject(error);
+      }
+    }
+    this.waiters.clear();
+  }
+}

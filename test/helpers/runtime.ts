@@ -1,0 +1,47 @@
+// Shared by the runtime tests: fixture paths, a runtime that is always shut down,
+// and a check that nothing of the runtime's is left running.
+import type { ExecutionContext } from 'ava';
+import { Runtime, type RuntimeOptions } from '../../runtime/index.ts';
+
+export function fixture(name: string): URL {
+  return new URL(`../fixtures/actors/${name}.ts`, import.meta.url);
+}
+
+/** Run `fn` with a fresh runtime, and shut it down however `fn` ends. */
+export async function withRuntime<T>(
+  t: ExecutionContext,
+  fn: (rt: Runtime) => Promise<T>,
+  opts: RuntimeOptions = {},
+): Promise<T> {
+  const rt = new Runtime(opts);
+  try {
+    return await fn(rt);
+  } finally {
+    await rt.shutdown();
+    t.deepEqual(
+      rt.stats(),
+      { actors: 0, monitors: 0, bindings: 0, idleThreads: 0 },
+      'kernel tables empty after shutdown',
+    );
+  }
+}
+
+/** Handles that keep the process alive, by kind (MessagePort counts workers and ports). */
+export function activeHandles(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1;
+  return counts;
+}
+
+/** Wait until `check` holds, polling; for events that arrive asynchronously. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return check();
+}
