@@ -15,6 +15,7 @@ import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Plugin } from 'esbuild';
 import { FishnetError } from './errors.ts';
 
 export interface LoadedActor {
@@ -160,38 +161,40 @@ function cacheDir(path: string): string {
 
 /**
  * The actor's own packages stay external: they load from node_modules at run time,
- * as they would unbundled. Packages that fishnet's own code imports (comlink) go
- * into the bundle, so that the bundle works wherever the actor module lives.
+ * as they would unbundled. They are resolved here, from the file that imports them,
+ * and written into the bundle as file: URLs, because the bundle itself lives
+ * elsewhere (a package's self-reference, say, only resolves from inside it).
+ * Packages that fishnet's own code imports (comlink) go into the bundle.
  */
-function packagesExternal(fishnetRoot: string) {
+function packagesExternal(fishnetRoot: string): Plugin {
+  const again = Symbol('resolving');
   return {
     name: 'fishnet-packages-external',
-    setup(build: {
-      onResolve(
-        o: { filter: RegExp },
-        cb: (a: { path: string; importer: string }) => { path: string; external: true } | undefined,
-      ): void;
-    }) {
-      build.onResolve({ filter: /^[^./]|^\.[^./]|^\.\.[^/]/ }, (args) => {
+    setup(build) {
+      build.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (args.pluginData === again) return undefined;
         if (args.path.startsWith('node:')) return { path: args.path, external: true };
         const ours =
           args.importer.startsWith(fishnetRoot) &&
           !args.importer.slice(fishnetRoot.length).includes('node_modules');
-        return ours ? undefined : { path: args.path, external: true };
+        if (ours) return undefined;
+        const r = await build.resolve(args.path, {
+          kind: args.kind,
+          resolveDir: args.resolveDir,
+          pluginData: again,
+        });
+        if (r.errors.length > 0) return { errors: r.errors };
+        // Builtins without the node: prefix resolve to themselves.
+        return { path: r.path.startsWith('/') ? pathToFileURL(r.path).href : r.path, external: true };
       });
     },
   };
 }
 
 /** Inside a bundle, import.meta.url would name the bundle; give each file back its own URL. */
-const ownImportMetaUrl = {
+const ownImportMetaUrl: Plugin = {
   name: 'fishnet-own-import-meta-url',
-  setup(build: {
-    onLoad(
-      o: { filter: RegExp },
-      cb: (a: { path: string }) => Promise<{ contents: string; loader: 'ts' | 'js' } | undefined>,
-    ): void;
-  }) {
+  setup(build) {
     build.onLoad({ filter: /\.[cm]?[jt]s$/ }, async (args) => {
       if (args.path.includes(`${'/'}node_modules${'/'}`)) return undefined;
       const src = await readFile(args.path, 'utf8');

@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The `fishnet` command. It runs the TypeScript sources through tsx, so a checkout
+// works without a build step.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('./cli.ts');
+process.exitCode = await main(process.argv.slice(2));
