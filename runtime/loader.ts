@@ -174,6 +174,8 @@ function packagesExternal(fishnetRoot: string): Plugin {
       build.onResolve({ filter: /^[^./]/ }, async (args) => {
         if (args.pluginData === again) return undefined;
         if (args.path.startsWith('node:')) return { path: args.path, external: true };
+        // The kernel's bundler is never part of an actor.
+        if (args.path === 'esbuild') return { path: args.path, external: true };
         const ours =
           args.importer.startsWith(fishnetRoot) &&
           !args.importer.slice(fishnetRoot.length).includes('node_modules');
