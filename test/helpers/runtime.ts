@@ -1,7 +1,7 @@
 // Shared by the runtime tests: fixture paths, a runtime that is always shut down,
 // and a check that nothing of the runtime's is left running.
 import type { ExecutionContext } from 'ava';
-import { Runtime, type RuntimeOptions } from '../../runtime/index.ts';
+import { FishnetError, Runtime, type RuntimeOptions } from '../../runtime/index.ts';
 
 export function fixture(name: string): URL {
   return new URL(`../fixtures/actors/${name}.ts`, import.meta.url);
@@ -44,4 +44,16 @@ export async function eventually(
     await new Promise((r) => setTimeout(r, 10));
   }
   return check();
+}
+
+/**
+ * Tell an actor to do something that ends it. Its reply may or may not leave before
+ * it dies; either is right, so only RT_ERR_ACTOR_DEAD is tolerated here.
+ */
+export async function fatal(call: Promise<unknown>): Promise<void> {
+  try {
+    await call;
+  } catch (e) {
+    if (!(e instanceof FishnetError && e.is('RT_ERR_ACTOR_DEAD'))) throw e;
+  }
 }

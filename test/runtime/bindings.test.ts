@@ -3,7 +3,7 @@ import test from 'ava';
 import { type Binding, type DisconnectReason, FishnetError } from '../../runtime/index.ts';
 import type BehaveActor from '../fixtures/actors/behave.ts';
 import type WatcherActor from '../fixtures/actors/watcher.ts';
-import { eventually, fixture, withRuntime } from '../helpers/runtime.ts';
+import { eventually, fatal, fixture, withRuntime } from '../helpers/runtime.ts';
 
 const code = (e: unknown) => (e instanceof FishnetError ? e.errName : String(e));
 
@@ -95,7 +95,7 @@ test('pending requests reject with RT_ERR_PEER_DIED and the DOWN reason when the
     let disconnects = 0;
     hostBinding.onDisconnect(() => disconnects++);
     await new Promise((r) => setTimeout(r, 20));
-    await server.api.crash();
+    await fatal(server.api.crash());
     t.deepEqual(await outcome, {
       ok: false,
       code: 'RT_ERR_PEER_DIED',

@@ -2,14 +2,14 @@
 import test from 'ava';
 import { type ExitReason, FishnetError } from '../../runtime/index.ts';
 import type BehaveActor from '../fixtures/actors/behave.ts';
-import { fixture, withRuntime } from '../helpers/runtime.ts';
+import { fatal, fixture, withRuntime } from '../helpers/runtime.ts';
 
 const behave = fixture('behave');
 
 test('ctx.exit() is a normal exit', (t) =>
   withRuntime(t, async (rt) => {
     const a = await rt.spawn<typeof BehaveActor>({ module: behave });
-    await a.api.exit();
+    await fatal(a.api.exit());
     t.deepEqual(await a.exited, { kind: 'normal' });
     t.is(a.state, 'dead');
   }));
@@ -18,8 +18,8 @@ test('ctx.exit(code) and process.exit(code) give the exit code', (t) =>
   withRuntime(t, async (rt) => {
     const a = await rt.spawn<typeof BehaveActor>({ module: behave });
     const b = await rt.spawn<typeof BehaveActor>({ module: behave });
-    await a.api.exit(3);
-    await b.api.processExit(42);
+    await fatal(a.api.exit(3));
+    await fatal(b.api.processExit(42));
     t.deepEqual(await a.exited, { kind: 'exit', code: 3 });
     t.deepEqual(await b.exited, { kind: 'exit', code: 42 });
   }));
@@ -27,7 +27,7 @@ test('ctx.exit(code) and process.exit(code) give the exit code', (t) =>
 test('an uncaught exception: reason error with name, message and stack', (t) =>
   withRuntime(t, async (rt) => {
     const a = await rt.spawn<typeof BehaveActor>({ module: behave });
-    await a.api.crash();
+    await fatal(a.api.crash());
     const r = (await a.exited) as Extract<ExitReason, { kind: 'error' }>;
     t.is(r.kind, 'error');
     t.is(r.name, 'RangeError');
@@ -38,7 +38,7 @@ test('an uncaught exception: reason error with name, message and stack', (t) =>
 test('an unhandled rejection: reason error', (t) =>
   withRuntime(t, async (rt) => {
     const a = await rt.spawn<typeof BehaveActor>({ module: behave });
-    await a.api.reject();
+    await fatal(a.api.reject());
     const r = await a.exited;
     t.is(r.kind, 'error');
     t.regex((r as { message: string }).message, /unhandled rejection/);
@@ -50,7 +50,7 @@ test('kill(): reason killed; killing a dead actor returns its old reason', (t) =
     t.deepEqual(await a.kill(), { kind: 'killed', cause: 'kill' });
     t.deepEqual(await a.kill(), { kind: 'killed', cause: 'kill' });
     const b = await rt.spawn<typeof BehaveActor>({ module: behave });
-    await b.api.exit();
+    await fatal(b.api.exit());
     await b.exited;
     t.deepEqual(await b.kill(), { kind: 'normal' }, 'kill after a normal exit does not rewrite the reason');
   }));
@@ -58,7 +58,7 @@ test('kill(): reason killed; killing a dead actor returns its old reason', (t) =
 test('kill() ends an actor stuck in an endless loop', (t) =>
   withRuntime(t, async (rt) => {
     const a = await rt.spawn<typeof BehaveActor>({ module: behave });
-    await a.api.spin();
+    await fatal(a.api.spin());
     await new Promise((r) => setTimeout(r, 50));
     t.deepEqual(await a.kill(), { kind: 'killed', cause: 'kill' });
   }));
@@ -66,7 +66,7 @@ test('kill() ends an actor stuck in an endless loop', (t) =>
 test('running out of its heap limit: reason oom', (t) =>
   withRuntime(t, async (rt) => {
     const a = await rt.spawn<typeof BehaveActor>({ module: behave, limits: { maxOldGenerationSizeMb: 24 } });
-    await a.api.oom();
+    await fatal(a.api.oom());
     const r = await a.exited;
     t.is(r.kind, 'oom');
     t.regex((r as { message: string }).message, /memory/);
@@ -80,7 +80,7 @@ test('the watchdog kills an actor whose event loop is blocked', (t) =>
     });
     await new Promise((r) => setTimeout(r, 300));
     t.is(a.state, 'running', 'a responsive actor is left alone');
-    await a.api.spin();
+    await fatal(a.api.spin());
     t.deepEqual(await a.exited, { kind: 'killed', cause: 'watchdog' });
   }));
 

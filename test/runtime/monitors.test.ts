@@ -3,7 +3,7 @@ import test from 'ava';
 import type { Down } from '../../runtime/index.ts';
 import type BehaveActor from '../fixtures/actors/behave.ts';
 import type WatcherActor from '../fixtures/actors/watcher.ts';
-import { eventually, fixture, withRuntime } from '../helpers/runtime.ts';
+import { eventually, fatal, fixture, withRuntime } from '../helpers/runtime.ts';
 
 test('every monitor, host and actors alike, gets exactly one DOWN with the reason', (t) =>
   withRuntime(t, async (rt) => {
@@ -16,7 +16,7 @@ test('every monitor, host and actors alike, gets exactly one DOWN with the reaso
     const r1 = await w1.api.monitor(target.id);
     const r2 = await w2.api.monitor('target');
     const r3 = await w2.api.monitor(target.id); // monitoring twice: two monitors
-    await target.api.crash();
+    await fatal(target.api.crash());
     const d1 = await m1.down;
     t.is(d1.id, target.id);
     t.is(d1.name, 'target');

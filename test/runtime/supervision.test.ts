@@ -3,7 +3,7 @@ import test from 'ava';
 import type { ActorRef, RuntimeEvent, SupervisorRef } from '../../runtime/index.ts';
 import type BehaveActor from '../fixtures/actors/behave.ts';
 import { readLog } from '../fixtures/actors/behave.ts';
-import { eventually, fixture, withRuntime } from '../helpers/runtime.ts';
+import { eventually, fatal, fixture, withRuntime } from '../helpers/runtime.ts';
 
 const behave = fixture('behave');
 type Behave = ActorRef<import('../../runtime/index.ts').ApiOf<typeof BehaveActor>>;
@@ -36,7 +36,7 @@ test('one_for_one: a crashed permanent child is restarted alone, with a new id',
     const a = actor(sup, 'a');
     const b = actor(sup, 'b');
     t.is(a.name, 'sup/a');
-    await a.api.crash();
+    await fatal(a.api.crash());
     const a2 = await restartedFrom(sup, 'a', a);
     t.is(a2.name, 'sup/a');
     t.is(actor(sup, 'b'), b, 'the sibling is untouched');
@@ -57,9 +57,9 @@ test('restart types: transient only after an abnormal exit, temporary never', (t
     const tn = actor(sup, 'transient-normal');
     const tc = actor(sup, 'transient-crash');
     const tmp = actor(sup, 'temporary');
-    await tn.api.exit();
-    await tc.api.crash();
-    await tmp.api.crash();
+    await fatal(tn.api.exit());
+    await fatal(tc.api.crash());
+    await fatal(tmp.api.crash());
     await restartedFrom(sup, 'transient-crash', tc);
     await tn.exited;
     await tmp.exited;
@@ -85,7 +85,7 @@ test('one_for_all: every sibling is stopped and all start again in order', (t) =
       children: ['a', 'b', 'c'].map((id) => ({ id, module: behave, args: { log } })),
     });
     const [a, b, c] = ['a', 'b', 'c'].map((id) => actor(sup, id));
-    await b!.api.crash();
+    await fatal(b!.api.crash());
     const a2 = await restartedFrom(sup, 'a', a!);
     const c2 = await restartedFrom(sup, 'c', c!);
     const b2 = await restartedFrom(sup, 'b', b!);
@@ -102,7 +102,7 @@ test('rest_for_one: the children started after the failed one restart with it', 
       children: ['a', 'b', 'c'].map((id) => ({ id, module: behave })),
     });
     const [a, b, c] = ['a', 'b', 'c'].map((id) => actor(sup, id));
-    await b!.api.crash();
+    await fatal(b!.api.crash());
     await restartedFrom(sup, 'b', b!);
     await restartedFrom(sup, 'c', c!);
     t.is(actor(sup, 'a'), a, 'the child before the failed one is untouched');
@@ -129,7 +129,7 @@ test('restart intensity: past N restarts in the period the supervisor gives up a
     const inner = outer.child('inner') as SupervisorRef;
     for (let i = 0; i < 3; i++) {
       const f = actor(inner, 'flaky');
-      await f.api.crash();
+      await fatal(f.api.crash());
       await f.exited;
       if (i < 2) await restartedFrom(inner, 'flaky', f);
     }
@@ -149,12 +149,12 @@ test('a root that gives up stops the runtime: done resolves with restart-intensi
     async (rt) => {
       const a = await rt.spawn<typeof BehaveActor>({ module: behave, name: 'p', restart: 'permanent' });
       const other = await rt.spawn({ module: behave, name: 'bystander' });
-      await a.api.crash();
+      await fatal(a.api.crash());
       const b = await (async () => {
         await eventually(() => rt.whereis('p') !== undefined && rt.whereis('p')!.id !== a.id);
         return rt.whereis('p') as Behave;
       })();
-      await b.api.crash();
+      await fatal(b.api.crash());
       t.deepEqual(await rt.done, { kind: 'restart-intensity', restarts: 2, periodMs: 5000 });
       t.is(other.state, 'dead');
     },
