@@ -1,5 +1,6 @@
 // fishnet's command line: a table of subcommands, each in bin/commands/.
 import { demo } from './commands/demo.ts';
+import { flounder } from './commands/flounder.ts';
 
 export interface Command {
   readonly summary: string;
@@ -7,7 +8,7 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-const commands: Record<string, Command> = { demo };
+const commands: Record<string, Command> = { demo, flounder };
 
 function help(): string {
   const width = Math.max(...Object.keys(commands).map((k) => k.length));

@@ -2,12 +2,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateAll } from '../runtime/flounder/generate-all.ts';
+import { generateRepository } from '../runtime/flounder/generate-all.ts';
 import { CompileError } from '../runtime/flounder/source.ts';
 
-const protocols = fileURLToPath(new URL('../protocols/', import.meta.url));
+const root = fileURLToPath(new URL('..', import.meta.url));
 try {
-  for (const f of await generateAll(protocols)) {
+  for (const f of await generateRepository(root)) {
     await mkdir(dirname(f.path), { recursive: true });
     await writeFile(f.path, f.text);
   }

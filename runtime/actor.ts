@@ -6,6 +6,7 @@
 //   });
 
 import type { Binding } from './binding/binding.ts';
+import type { InterfaceDescriptor, Transport, TypedEndpoint } from './binding/typed.ts';
 import type { ActorId, Down, MonitorRef } from './reasons.ts';
 
 const ACTOR_BRAND = Symbol.for('fishnet.actor');
@@ -60,6 +61,13 @@ export interface LookupOptions {
   readonly timeoutMs?: number;
 }
 
+export interface ConnectOptions extends LookupOptions {
+  /** 'port' (default) or 'shm': shared-memory rings for the messages whose arguments fit them. */
+  readonly transport?: Transport;
+  /** Slots per ring on the shm transport (a power of two; default 1024). */
+  readonly capacity?: number;
+}
+
 /** Called for each client that binds to an exported service. Throw a FishnetError to refuse it. */
 export type OnConnect = (binding: Binding) => unknown;
 
@@ -82,6 +90,19 @@ export interface ActorContext<Args = unknown> {
   unexport(service: string | CapabilityRef): Promise<void>;
   /** Bind to a service. A privileged one needs its capability. */
   lookup(service: string | CapabilityRef, opts?: LookupOptions): Promise<Binding>;
+
+  /** Offer a service that speaks a generated interface: onConnect gets each client's server endpoint. */
+  serve<S extends TypedEndpoint>(
+    iface: InterfaceDescriptor<any, S>,
+    service: string | CapabilityRef,
+    onConnect: (server: S) => unknown,
+  ): Promise<void>;
+  /** Bind to a service that speaks `iface`, on the MessagePort or the shared-memory transport. */
+  connect<C extends TypedEndpoint>(
+    iface: InterfaceDescriptor<C, any>,
+    service: string | CapabilityRef,
+    opts?: ConnectOptions,
+  ): Promise<C>;
   /** The id of the live actor with this name. */
   whereis(name: string): Promise<ActorId | undefined>;
 

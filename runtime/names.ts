@@ -1,6 +1,7 @@
 // The name service: which actor exports which service, which names are privileged,
 // and who is waiting for a name to appear.
 
+import type { InterfaceId } from './binding/offer.ts';
 import { Grant, type ServiceCapability } from './capabilities.ts';
 import { FishnetError } from './errors.ts';
 import type { ActorId } from './reasons.ts';
@@ -13,6 +14,7 @@ interface Waiter {
 
 export class NameService {
   private readonly owners = new Map<string, ActorId>();
+  private readonly ifaces = new Map<string, InterfaceId>();
   private readonly privileged = new Map<string, ServiceCapability>();
   private readonly waiters = new Map<string, Set<Waiter>>();
   private closed: FishnetError | undefined;
@@ -43,12 +45,18 @@ export class NameService {
     return this.owners.get(service);
   }
 
-  export(owner: ActorId, service: string): void {
+  /** The interface a service was exported with (undefined: a plain binding). */
+  interfaceOf(service: string): InterfaceId | undefined {
+    return this.ifaces.get(service);
+  }
+
+  export(owner: ActorId, service: string, iface?: InterfaceId): void {
     const current = this.owners.get(service);
     if (current !== undefined) {
       throw new FishnetError('RT_ERR_SERVICE_EXISTS', `'${service}' is exported by actor ${current}`);
     }
     this.owners.set(service, owner);
+    if (iface) this.ifaces.set(service, iface);
     const ws = this.waiters.get(service);
     this.waiters.delete(service);
     for (const w of ws ?? []) {
@@ -62,11 +70,16 @@ export class NameService {
       throw new FishnetError('RT_ERR_SERVICE_NOT_FOUND', `'${service}' is not exported by actor ${owner}`);
     }
     this.owners.delete(service);
+    this.ifaces.delete(service);
   }
 
   /** All of an actor's exports go when it dies. */
   removeOwner(owner: ActorId, services: Iterable<string>): void {
-    for (const s of services) if (this.owners.get(s) === owner) this.owners.delete(s);
+    for (const s of services) {
+      if (this.owners.get(s) !== owner) continue;
+      this.owners.delete(s);
+      this.ifaces.delete(s);
+    }
   }
 
   /** Wait for `service` to be exported; RT_ERR_LOOKUP_TIMEOUT after timeoutMs (Infinity: wait for ever). */

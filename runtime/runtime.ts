@@ -8,8 +8,26 @@
 import { EventEmitter } from 'node:events';
 import { basename } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
-import type { ActorDefinition, ApiOf, ArgsOf, LookupOptions, Monitor, OnConnect } from './actor.ts';
-import { Binding, type BindingId, type PeerInfo } from './binding/binding.ts';
+import type {
+  ActorDefinition,
+  ApiOf,
+  ArgsOf,
+  ConnectOptions,
+  LookupOptions,
+  Monitor,
+  OnConnect,
+} from './actor.ts';
+import type { Binding, BindingId, PeerInfo } from './binding/binding.ts';
+import {
+  agree,
+  type ConnectOffer,
+  type ConnectRequest,
+  connectRequest,
+  interfaceId,
+  openBinding,
+  typedEndpoint,
+} from './binding/offer.ts';
+import type { InterfaceDescriptor, TypedEndpoint } from './binding/typed.ts';
 import { CSpace, type ServiceCapability } from './capabilities.ts';
 import { Transfer } from './control.ts';
 import { FishnetError } from './errors.ts';
@@ -22,7 +40,6 @@ import { type ActorId, type Down, type ExitReason, HOST_ID, type MonitorRef, NOP
 import { ActorRef, SupervisorRef } from './refs.ts';
 import { type ActorSpec, checkActorSpec, type ResourceLimits, type SupervisorSpec } from './spec.ts';
 import { ROOT, type RuntimeEvent, Supervisor, type SupervisorHost } from './supervisor.ts';
-import type { ConnectOffer } from './worker/host.ts';
 
 export interface RuntimeOptions {
   /**
@@ -57,7 +74,10 @@ export class Runtime {
   private readonly monitors = new MonitorTable();
   private readonly names = new NameService();
   private readonly bindings = new Map<BindingId, BindingRecord>();
-  private readonly hostExports = new Map<string, OnConnect>();
+  private readonly hostExports = new Map<
+    string,
+    { onConnect: (endpoint: any) => unknown; iface?: InterfaceDescriptor }
+  >();
   private readonly hostBindings = new Map<BindingId, Binding>();
   private readonly loader = new ModuleLoader();
   private readonly pool: ThreadPool;
@@ -153,18 +173,41 @@ export class Runtime {
     return this.names.reserve(service);
   }
 
-  /** Export a service from the embedding program itself. */
+  /** Export a service from the embedding program itself (a plain binding: request/notify/handle). */
   export(service: string, onConnect: OnConnect): void {
     this.assertRunning();
     this.names.export(HOST_ID, service);
-    this.hostExports.set(service, onConnect);
+    this.hostExports.set(service, { onConnect });
   }
 
-  /** Bind to a service from the embedding program (which holds every capability). */
+  /** Export a service that speaks a generated interface; onConnect gets each client's server endpoint. */
+  serve<S extends TypedEndpoint>(
+    iface: InterfaceDescriptor<any, S>,
+    service: string,
+    onConnect: (server: S) => unknown,
+  ): void {
+    this.assertRunning();
+    this.names.export(HOST_ID, service, interfaceId(iface));
+    this.hostExports.set(service, { onConnect, iface });
+  }
+
+  /** Bind to a plain service from the embedding program (which holds every capability). */
   async lookup(service: string, opts: LookupOptions = {}): Promise<Binding> {
     this.assertRunning();
-    const offer = await this.connect(HOST, service, opts.timeoutMs);
+    const offer = await this.makeBinding(HOST, service, opts.timeoutMs, {});
     return this.hostBinding(offer, 'client');
+  }
+
+  /** Bind to a service that speaks `iface`, on the MessagePort or the shared-memory transport. */
+  async connect<C extends TypedEndpoint>(
+    iface: InterfaceDescriptor<C, any>,
+    service: string,
+    opts: ConnectOptions = {},
+  ): Promise<C> {
+    this.assertRunning();
+    const req = connectRequest(iface, opts);
+    const offer = await this.makeBinding(HOST, service, opts.timeoutMs, req);
+    return typedEndpoint<C>(iface, this.hostBinding(offer, 'client'), offer.rings, 'client');
   }
 
   on(event: 'event', fn: (e: RuntimeEvent) => void): this {
@@ -260,7 +303,7 @@ export class Runtime {
         });
       case 'export': {
         const service = this.serviceName(p, arg, 'export');
-        this.names.export(p.id, service);
+        this.names.export(p.id, service, arg.iface);
         p.exports.add(service);
         return service;
       }
@@ -271,7 +314,9 @@ export class Runtime {
         return service;
       }
       case 'lookup':
-        return this.connect(p, arg, arg.timeoutMs).then((offer) => new Transfer(offer, [offer.port]));
+        return this.makeBinding(p, arg, arg.timeoutMs, arg.req ?? {}).then(
+          (offer) => new Transfer(offer, [offer.port]),
+        );
       case 'whereis': {
         const q = this.byName.get(String(arg.name));
         return q && q.state !== 'dead' ? q.id : undefined;
@@ -345,10 +390,11 @@ export class Runtime {
   }
 
   /** Make a binding between `client` and the exporter of a service; returns the client's end. */
-  private async connect(
+  private async makeBinding(
     client: Party,
     key: string | { name?: unknown; slot?: unknown },
     timeoutMs: number | undefined,
+    req: ConnectRequest,
   ): Promise<ConnectOffer> {
     const service = this.serviceName(client, typeof key === 'string' ? { name: key } : key, 'connect');
     let owner = this.names.owner(service);
@@ -361,18 +407,27 @@ export class Runtime {
     if (!server || (client !== HOST && client.state === 'dead')) {
       throw new FishnetError('RT_ERR_SERVICE_NOT_FOUND', `'${service}'`);
     }
+    const iface = this.names.interfaceOf(service);
+    const [clientRings, serverRings] = agree(service, iface, req);
     const bindingId = this.nextBinding++;
     const { port1, port2 } = new MessageChannel();
     this.bindings.set(bindingId, { client: clientId, server: owner, service });
     if (client !== HOST) client.bindings.add(bindingId);
     if (server !== HOST) server.bindings.add(bindingId);
-    const toServer: ConnectOffer = { bindingId, service, peer: peerOf(client), port: port2 };
+    const toServer: ConnectOffer = {
+      bindingId,
+      service,
+      peer: peerOf(client),
+      port: port2,
+      iface,
+      rings: serverRings,
+    };
     try {
       if (server === HOST) {
-        const onConnect = this.hostExports.get(service)!;
+        const exp = this.hostExports.get(service)!;
         const b = this.hostBinding(toServer, 'server');
         try {
-          await onConnect(b);
+          await exp.onConnect(exp.iface ? typedEndpoint(exp.iface, b, serverRings, 'server') : b);
         } catch (e) {
           b.close();
           throw FishnetError.wrap(e, 'RT_ERR_CONNECT_REFUSED');
@@ -393,20 +448,13 @@ export class Runtime {
       port1.close();
       throw new FishnetError('RT_ERR_PEER_DIED', `'${service}': its exporter died during the connect`);
     }
-    return { bindingId, service, peer: peerOf(server), port: port1 };
+    return { bindingId, service, peer: peerOf(server), port: port1, iface, rings: clientRings };
   }
 
   private hostBinding(offer: ConnectOffer, role: 'client' | 'server'): Binding {
-    const b = new Binding({
-      id: offer.bindingId,
-      service: offer.service,
-      role,
-      peer: offer.peer,
-      port: offer.port,
-      release: (id) => {
-        this.hostBindings.delete(id);
-        this.unbind(id);
-      },
+    const b = openBinding(offer, role, (id) => {
+      this.hostBindings.delete(id);
+      this.unbind(id);
     });
     this.hostBindings.set(b.id, b);
     return b;

@@ -7,12 +7,20 @@ import * as Comlink from 'comlink';
 import {
   type ActorContext,
   type CapabilityRef,
+  type ConnectOptions,
   isActorDefinition,
   type LookupOptions,
   type Monitor,
-  type OnConnect,
 } from '../actor.ts';
-import { Binding, type BindingId, type PeerInfo } from '../binding/binding.ts';
+import type { Binding, BindingId } from '../binding/binding.ts';
+import {
+  type ConnectOffer,
+  connectRequest,
+  interfaceId,
+  openBinding,
+  typedEndpoint,
+} from '../binding/offer.ts';
+import type { InterfaceDescriptor } from '../binding/typed.ts';
 import { ControlChannel } from '../control.ts';
 import { FishnetError } from '../errors.ts';
 import { carryFishnetErrors } from '../management.ts';
@@ -28,15 +36,13 @@ export interface Assignment {
   readonly caps: Record<string, CapabilityRef>;
 }
 
-/** What the kernel sends with a new binding. */
-export interface ConnectOffer {
-  readonly bindingId: BindingId;
-  readonly service: string;
-  readonly peer: PeerInfo;
-  readonly port: MessagePort;
-}
-
 type ServiceKey = string | CapabilityRef;
+
+/** An exported service: plain (onConnect gets the Binding) or typed (it gets the server endpoint). */
+interface Service {
+  readonly onConnect: (endpoint: any) => unknown;
+  readonly iface?: InterfaceDescriptor<any, any>;
+}
 
 export async function boot(
   ctlPort: MessagePort,
@@ -94,7 +100,7 @@ class WorkerActor {
   readonly ctx: ActorContext;
   private readonly monitors = new Map<MonitorRef, (d: Down) => void>();
   private readonly downHandlers = new Set<(d: Down) => void>();
-  private readonly services = new Map<string, OnConnect>();
+  private readonly services = new Map<string, Service>();
   private readonly bindings = new Map<BindingId, Binding>();
   private readonly shutdownHooks: (() => void | Promise<void>)[] = [];
   private stopping = false;
@@ -114,9 +120,14 @@ class WorkerActor {
         this.downHandlers.add(fn);
         return () => this.downHandlers.delete(fn);
       },
-      export: (service: ServiceKey, onConnect: OnConnect) => this.export(service, onConnect),
+      export: (service: ServiceKey, onConnect: (b: Binding) => unknown) =>
+        this.export(service, { onConnect }),
+      serve: (iface: InterfaceDescriptor<any, any>, service: ServiceKey, onConnect: (s: any) => unknown) =>
+        this.export(service, { onConnect, iface }),
       unexport: (service: ServiceKey) => this.unexport(service),
       lookup: (service: ServiceKey, opts?: LookupOptions) => this.lookup(service, opts),
+      connect: (iface: InterfaceDescriptor<any, any>, service: ServiceKey, opts?: ConnectOptions) =>
+        this.connect(iface, service, opts),
       whereis: (name: string) => ctl.request<ActorId | undefined>('whereis', { name }),
       onShutdown: (fn: () => void | Promise<void>) => {
         this.shutdownHooks.push(fn);
@@ -137,21 +148,23 @@ class WorkerActor {
     this.ctl.event('demonitor', { ref });
   }
 
-  private async export(service: ServiceKey, onConnect: OnConnect): Promise<void> {
-    if (typeof onConnect !== 'function')
+  private async export(service: ServiceKey, svc: Service): Promise<void> {
+    if (typeof svc.onConnect !== 'function') {
       throw new FishnetError('RT_ERR_BAD_SPEC', 'export needs an onConnect function');
+    }
     const key = keyArg(service);
+    const iface = svc.iface ? interfaceId(svc.iface) : undefined;
     // Install the handler before asking: a client waiting for this name is connected
     // as soon as the kernel has it, which can be before its reply reaches us.
     const local = key.name ?? (service as CapabilityRef).service;
     if (this.services.has(local))
       throw new FishnetError('RT_ERR_SERVICE_EXISTS', `'${local}' is exported by this actor`);
-    this.services.set(local, onConnect);
+    this.services.set(local, svc);
     try {
-      const name = await this.ctl.request<string>('export', key);
+      const name = await this.ctl.request<string>('export', { ...key, iface });
       if (name !== local) {
         this.services.delete(local);
-        this.services.set(name, onConnect);
+        this.services.set(name, svc);
       }
     } catch (e) {
       this.services.delete(local);
@@ -172,17 +185,24 @@ class WorkerActor {
     return this.bind(offer, 'client');
   }
 
+  private async connect(
+    iface: InterfaceDescriptor<any, any>,
+    service: ServiceKey,
+    opts: ConnectOptions = {},
+  ): Promise<any> {
+    const req = connectRequest(iface, opts);
+    const offer = await this.ctl.request<ConnectOffer>('lookup', {
+      ...keyArg(service),
+      timeoutMs: opts.timeoutMs,
+      req,
+    });
+    return typedEndpoint(iface, this.bind(offer, 'client'), offer.rings, 'client');
+  }
+
   private bind(offer: ConnectOffer, role: 'client' | 'server'): Binding {
-    const b = new Binding({
-      id: offer.bindingId,
-      service: offer.service,
-      role,
-      peer: offer.peer,
-      port: offer.port,
-      release: (id) => {
-        this.bindings.delete(id);
-        this.ctl.event('unbind', { bindingId: id });
-      },
+    const b = openBinding(offer, role, (id) => {
+      this.bindings.delete(id);
+      this.ctl.event('unbind', { bindingId: id });
     });
     this.bindings.set(b.id, b);
     return b;
@@ -193,14 +213,14 @@ class WorkerActor {
     switch (op) {
       case 'connect': {
         const offer = arg as ConnectOffer;
-        const onConnect = this.services.get(offer.service);
-        if (!onConnect || this.stopping) {
+        const svc = this.services.get(offer.service);
+        if (!svc || this.stopping) {
           offer.port.close();
           throw new FishnetError('RT_ERR_SERVICE_NOT_FOUND', `'${offer.service}' is no longer exported here`);
         }
         const b = this.bind(offer, 'server');
         try {
-          await onConnect(b);
+          await svc.onConnect(svc.iface ? typedEndpoint(svc.iface, b, offer.rings, 'server') : b);
         } catch (e) {
           this.bindings.delete(b.id);
           offer.port.close();
