@@ -256,7 +256,10 @@ export abstract class TypedEndpoint implements Codec {
     if (this.inRing) {
       // Deliver the ring slots sent before this frame first.
       const tag = frame[1];
-      if (typeof tag !== 'number') return this.malformed('port frame without ordering tag');
+      if (typeof tag !== 'number') {
+        this.malformed('port frame without ordering tag');
+        return;
+      }
       while (((tag - this.ringRecv) | 0) > 0 && this.inRing.available() > 0) this.deliverSlot();
       this.inRing.release();
     }
