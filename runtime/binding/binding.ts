@@ -36,6 +36,10 @@ export const FIRST_CODEC_OP = 8;
 /** What a typed codec (generated stubs) plugs into a binding. */
 export interface Codec {
   receive(frame: unknown[]): void;
+  /** Before this side closes: publish anything batched. */
+  flushBeforeClose?(): void;
+  /** The peer closed: deliver what it sent before its goodbye. */
+  drainBeforeEnd?(): void;
   /** Called once, when the binding ends, after pending requests were rejected. */
   disconnected(reason: DisconnectReason): void;
 }
@@ -126,6 +130,7 @@ export class Binding {
   /** End the binding from this side. The peer sees { kind: 'closed', by: 'peer' }. */
   close(): void {
     if (this.ended) return;
+    this.codec?.flushBeforeClose?.();
     this.post([OP_BYE], undefined);
     this.end({ kind: 'closed', by: 'self' });
   }
@@ -201,6 +206,7 @@ export class Binding {
         this.pending.reject(frame[1] as number, FishnetError.fromWire(frame[2] as WireError));
         return;
       case OP_BYE:
+        this.codec?.drainBeforeEnd?.();
         this.end({ kind: 'closed', by: 'peer' });
         return;
       default:

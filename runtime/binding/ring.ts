@@ -99,8 +99,14 @@ abstract class RingEnd {
   }
 }
 
+/** Slots a producer may fill before it publishes them (it also publishes at every flush). */
+const PUBLISH_EVERY = 64;
+
 export class RingWriter extends RingEnd {
+  /** Slots filled (local: the consumer sees them once published). */
   private tail: number;
+  /** Slots published: the TAIL word. */
+  private published: number;
   private headSeen: number;
   /** Slots published since the last doorbell. */
   private unsignalled = 0;
@@ -109,6 +115,7 @@ export class RingWriter extends RingEnd {
   constructor(sab: SharedArrayBuffer, slotWords: number) {
     super(sab, slotWords);
     this.tail = Atomics.load(this.w, TAIL);
+    this.published = this.tail;
     this.headSeen = Atomics.load(this.w, HEAD);
   }
 
@@ -121,19 +128,27 @@ export class RingWriter extends RingEnd {
     return this.slotAt(this.tail);
   }
 
-  /** Publish the slot last reserved. */
+  /**
+   * The slot last reserved is filled. It is published with the next PUBLISH_EVERY
+   * slots or at the next flush, whichever comes first: one sequentially consistent
+   * store per batch rather than per message.
+   */
   commit(): void {
     this.tail = (this.tail + 1) | 0;
+    if (((this.tail - this.published) | 0) >= PUBLISH_EVERY) this.publish();
+  }
+
+  /** Make every filled slot visible to the consumer (no doorbell). */
+  publish(): void {
+    if (this.tail === this.published) return;
+    this.unsignalled += (this.tail - this.published) | 0;
+    this.published = this.tail;
     Atomics.store(this.w, TAIL, this.tail);
-    this.unsignalled++;
   }
 
-  get pending(): number {
-    return this.unsignalled;
-  }
-
-  /** Ring the doorbell if the consumer sleeps. Call once per batch. */
+  /** Publish what is filled and ring the doorbell if the consumer sleeps. Call once per batch. */
   flush(): void {
+    this.publish();
     if (this.unsignalled === 0) return;
     this.unsignalled = 0;
     if (Atomics.load(this.w, C_WAITING) !== 0) {

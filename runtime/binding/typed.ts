@@ -84,7 +84,10 @@ export interface EndpointOptions {
   readonly pollBudget?: number;
 }
 
-let defaultPollBudget = 0;
+// Measured here (bench/transports.ts): looking again on the next 4 turns before
+// sleeping took the shm rpc round trip from 33 µs to 6 µs at p50, with no loss of
+// one-way throughput; 32 turns bought nothing more. An idle binding costs 4 turns.
+let defaultPollBudget = 4;
 
 /** Set the poll budget of endpoints made from now on (see bench/transports.ts for what it buys). */
 export function setDefaultPollBudget(n: number): void {
@@ -195,6 +198,8 @@ export abstract class TypedEndpoint implements Codec {
   /** Send a frame on the port: [op, ordering tag, code, ...rest]. */
   protected sendPort(frame: unknown[], transfer?: Transferable[]): void {
     this.binding.assertOpen();
+    // The frame's tag counts ring slots sent before it: they must be visible first.
+    this.out?.publish();
     frame[0] = FIRST_CODEC_OP;
     frame[1] = this.ringSent;
     this.portSent = (this.portSent + 1) | 0;
@@ -260,7 +265,8 @@ export abstract class TypedEndpoint implements Codec {
         this.malformed('port frame without ordering tag');
         return;
       }
-      while (((tag - this.ringRecv) | 0) > 0 && this.inRing.available() > 0) this.deliverSlot();
+      while (((tag - this.ringRecv) | 0) > 0 && this.inRing.available() > 0)
+        this.deliverSlot(this.inRing.front());
       this.inRing.release();
     }
     this.portRecv = (this.portRecv + 1) | 0;
@@ -274,6 +280,21 @@ export abstract class TypedEndpoint implements Codec {
     if (this.inRing && this.inRing.available() > 0 && !this.draining) queueMicrotask(this.drainNow);
   }
 
+  /** @internal Codec: this side is about to say goodbye: let everything sent be seen. */
+  flushBeforeClose(): void {
+    this.flush();
+  }
+
+  /** @internal Codec: the peer said goodbye; what it sent on the ring before that is still delivered. */
+  drainBeforeEnd(): void {
+    const r = this.inRing;
+    if (!r || this.ended) return;
+    let n = r.available();
+    if (n < 0 || n > r.capacity) return;
+    while (n-- > 0) this.deliverSlot(r.front());
+    r.release();
+  }
+
   /** @internal Codec: the binding ended. */
   disconnected(_reason: DisconnectReason): void {
     this.ended = true;
@@ -281,9 +302,8 @@ export abstract class TypedEndpoint implements Codec {
     this.inRing?.close();
   }
 
-  private deliverSlot(): void {
+  private deliverSlot(at: number): void {
     const r = this.inRing!;
-    const at = r.front();
     const w = r.w;
     r.advance();
     this.ringRecv = (this.ringRecv + 1) | 0;
@@ -304,22 +324,27 @@ export abstract class TypedEndpoint implements Codec {
     // receive() resumes the drain when it does.
     let waitingForPort = false;
     try {
+      // Read the producer's index once per batch, not once per slot.
+      let available = 0;
       while (!this.ended) {
-        const available = r.available();
-        if (available === 0) break;
-        if (available < 0 || available > r.capacity) {
-          // The peer published more than the ring holds: its memory cannot be trusted. End the binding.
-          this.malformed('ring indices corrupted');
-          queueMicrotask(() => this.binding.close());
-          this.ended = true;
-          break;
+        if (available === 0) {
+          available = r.available();
+          if (available === 0) break;
+          if (available < 0 || available > r.capacity) {
+            // The peer published more than the ring holds: its memory cannot be trusted. End the binding.
+            this.malformed('ring indices corrupted');
+            queueMicrotask(() => this.binding.close());
+            this.ended = true;
+            break;
+          }
         }
-        const tag = r.w[r.front() + 1]!;
-        if (((tag - this.portRecv) | 0) > 0) {
+        const at = r.front();
+        if (((r.w[at + 1]! - this.portRecv) | 0) > 0) {
           waitingForPort = true;
           break;
         }
-        this.deliverSlot();
+        available--;
+        this.deliverSlot(at);
         if ((++n & 255) === 0) r.release();
       }
     } finally {
