@@ -1,0 +1,77 @@
+// Whole frames in one call: Ethernet + IPv4 + UDP/TCP/ICMP, and ARP. For tests,
+// benchmarks and the stacks that answer ARP and ping.
+import type { Ipv4Addr, Mac } from './addr.ts';
+import { type ArpFields, writeArp } from './arp.ts';
+import { EtherType, writeEthernet } from './ethernet.ts';
+import { writeIcmpEcho } from './icmp.ts';
+import { IpProtocol, type Ipv4Fields, writeIpv4 } from './ipv4.ts';
+import { type TcpFields, writeTcp } from './tcp.ts';
+import { writeUdp } from './udp.ts';
+
+export interface LinkFields {
+  readonly dstMac: Mac;
+  readonly srcMac: Mac;
+  readonly vlans?: readonly number[];
+}
+
+export type IpFields = Omit<Ipv4Fields, 'protocol' | 'payloadLength'>;
+
+const scratch = () => new Uint8Array(9216);
+
+export function udpFrame(
+  f: LinkFields &
+    IpFields & { readonly srcPort: number; readonly dstPort: number; readonly payload?: Uint8Array },
+): Uint8Array {
+  const b = scratch();
+  const l2 = writeEthernet(b, 0, { dst: f.dstMac, src: f.srcMac, ethertype: EtherType.IPV4, vlans: f.vlans });
+  const ulen = 8 + (f.payload?.length ?? 0);
+  const l3 = writeIpv4(b, l2, { ...f, protocol: IpProtocol.UDP, payloadLength: ulen });
+  writeUdp(b, l2 + l3, f);
+  return b.slice(0, l2 + l3 + ulen);
+}
+
+export function tcpFrame(f: LinkFields & IpFields & Omit<TcpFields, 'src' | 'dst'>): Uint8Array {
+  const b = scratch();
+  const l2 = writeEthernet(b, 0, { dst: f.dstMac, src: f.srcMac, ethertype: EtherType.IPV4, vlans: f.vlans });
+  // Write the segment first (into the scratch space after a maximal IP header) to learn its length.
+  const seg = new Uint8Array(9000);
+  const slen = writeTcp(seg, 0, { ...f, src: f.src, dst: f.dst });
+  const l3 = writeIpv4(b, l2, { ...f, protocol: IpProtocol.TCP, payloadLength: slen });
+  b.set(seg.subarray(0, slen), l2 + l3);
+  return b.slice(0, l2 + l3 + slen);
+}
+
+export function icmpEchoFrame(
+  f: LinkFields &
+    IpFields & {
+      readonly type: number;
+      readonly id: number;
+      readonly seq: number;
+      readonly payload?: Uint8Array;
+    },
+): Uint8Array {
+  const b = scratch();
+  const l2 = writeEthernet(b, 0, { dst: f.dstMac, src: f.srcMac, ethertype: EtherType.IPV4, vlans: f.vlans });
+  const ilen = 8 + (f.payload?.length ?? 0);
+  const l3 = writeIpv4(b, l2, { ...f, protocol: IpProtocol.ICMP, payloadLength: ilen });
+  writeIcmpEcho(b, l2 + l3, f);
+  return b.slice(0, l2 + l3 + ilen);
+}
+
+/** An IPv4 frame around a raw payload (a fragment, or a protocol with no builder). */
+export function ipv4Frame(
+  f: LinkFields & IpFields & { readonly protocol: number; readonly payload: Uint8Array },
+): Uint8Array {
+  const b = scratch();
+  const l2 = writeEthernet(b, 0, { dst: f.dstMac, src: f.srcMac, ethertype: EtherType.IPV4, vlans: f.vlans });
+  const l3 = writeIpv4(b, l2, { ...f, payloadLength: f.payload.length });
+  b.set(f.payload, l2 + l3);
+  return b.slice(0, l2 + l3 + f.payload.length);
+}
+
+export function arpFrame(f: LinkFields & ArpFields): Uint8Array {
+  const b = new Uint8Array(60); // padded to the Ethernet minimum
+  const l2 = writeEthernet(b, 0, { dst: f.dstMac, src: f.srcMac, ethertype: EtherType.ARP, vlans: f.vlans });
+  writeArp(b, l2, f);
+  return b.slice(0, Math.max(60, l2 + 28));
+}

@@ -1,0 +1,163 @@
+// Capture files in the classic libpcap format, read and written so that tcpdump
+// and Wireshark open them. Both byte orders and both timestamp resolutions (micro,
+// nano) are read; files are written little-endian, microseconds, Ethernet.
+
+import { writeFileSync } from 'node:fs';
+
+export const LINKTYPE_ETHERNET = 1;
+const MAGIC_US = 0xa1b2c3d4;
+const MAGIC_NS = 0xa1b23c4d;
+const GLOBAL_HEADER = 24;
+const RECORD_HEADER = 16;
+/** Larger records than this are taken as corruption, as libpcap does (its limit is 256 KiB). */
+export const MAX_RECORD = 262144;
+
+export type PcapError =
+  | 'bad-magic'
+  | 'truncated-header'
+  | 'unsupported-version'
+  | 'truncated-record'
+  | 'bad-record-length';
+
+export interface PcapHeader {
+  readonly littleEndian: boolean;
+  readonly nanoseconds: boolean;
+  readonly version: readonly [number, number];
+  readonly snaplen: number;
+  readonly linktype: number;
+}
+
+export interface PcapRecord {
+  readonly seconds: number;
+  /** Microseconds, or nanoseconds for a nanosecond file. */
+  readonly fraction: number;
+  /** The captured bytes (a view into the file, not a copy). */
+  readonly data: Uint8Array;
+  readonly originalLength: number;
+  /** Where the record header starts in the file. */
+  readonly offset: number;
+}
+
+export type PcapResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: PcapError; readonly at: number };
+
+/** Reads records from the bytes of a whole capture file, without copying them. */
+export class PcapReader {
+  private at = GLOBAL_HEADER;
+  private readonly u32: (off: number) => number;
+
+  private constructor(
+    readonly bytes: Uint8Array,
+    readonly header: PcapHeader,
+  ) {
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const le = header.littleEndian;
+    this.u32 = (off) => v.getUint32(off, le);
+  }
+
+  static open(bytes: Uint8Array): PcapResult<PcapReader> {
+    if (bytes.length < GLOBAL_HEADER) return { ok: false, error: 'truncated-header', at: 0 };
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let le: boolean;
+    const m = v.getUint32(0, true);
+    if (m === MAGIC_US || m === MAGIC_NS) le = true;
+    else if (v.getUint32(0, false) === MAGIC_US || v.getUint32(0, false) === MAGIC_NS) le = false;
+    else return { ok: false, error: 'bad-magic', at: 0 };
+    const ns = v.getUint32(0, le) === MAGIC_NS;
+    const major = v.getUint16(4, le);
+    const minor = v.getUint16(6, le);
+    if (major !== 2) return { ok: false, error: 'unsupported-version', at: 4 };
+    const header: PcapHeader = {
+      littleEndian: le,
+      nanoseconds: ns,
+      version: [major, minor],
+      snaplen: v.getUint32(16, le),
+      linktype: v.getUint32(20, le) & 0x0fff_ffff,
+    };
+    return { ok: true, value: new PcapReader(bytes, header) };
+  }
+
+  /** The next record, undefined at the end, or why the file cannot be read further. */
+  next(): PcapRecord | undefined | { readonly error: PcapError; readonly at: number } {
+    const b = this.bytes;
+    const at = this.at;
+    if (at === b.length) return undefined;
+    if (b.length - at < RECORD_HEADER) return { error: 'truncated-record', at };
+    const caplen = this.u32(at + 8);
+    if (caplen > MAX_RECORD) return { error: 'bad-record-length', at };
+    if (b.length - at - RECORD_HEADER < caplen) return { error: 'truncated-record', at };
+    this.at = at + RECORD_HEADER + caplen;
+    return {
+      seconds: this.u32(at),
+      fraction: this.u32(at + 4),
+      data: b.subarray(at + RECORD_HEADER, at + RECORD_HEADER + caplen),
+      originalLength: this.u32(at + 12),
+      offset: at,
+    };
+  }
+
+  /** Every record, or the first error. */
+  readAll(): PcapResult<PcapRecord[]> {
+    const out: PcapRecord[] = [];
+    for (;;) {
+      const r = this.next();
+      if (r === undefined) return { ok: true, value: out };
+      if ('error' in r) return { ok: false, error: r.error, at: r.at };
+      out.push(r);
+    }
+  }
+}
+
+/** Builds a capture file in memory (or appends to one on disk). */
+export class PcapWriter {
+  private readonly chunks: Uint8Array[] = [];
+
+  constructor(
+    readonly snaplen = 65535,
+    readonly linktype = LINKTYPE_ETHERNET,
+  ) {
+    const h = new Uint8Array(GLOBAL_HEADER);
+    const v = new DataView(h.buffer);
+    v.setUint32(0, MAGIC_US, true);
+    v.setUint16(4, 2, true);
+    v.setUint16(6, 4, true);
+    v.setInt32(8, 0, true);
+    v.setUint32(12, 0, true);
+    v.setUint32(16, snaplen, true);
+    v.setUint32(20, linktype, true);
+    this.chunks.push(h);
+  }
+
+  /** Add a frame captured at `timeMs` (milliseconds since the epoch); it is cut to the snaplen. */
+  add(frame: Uint8Array, timeMs = Date.now(), originalLength = frame.length): void {
+    const cap = Math.min(frame.length, this.snaplen);
+    const rec = new Uint8Array(RECORD_HEADER + cap);
+    const v = new DataView(rec.buffer);
+    const sec = Math.floor(timeMs / 1000);
+    v.setUint32(0, sec, true);
+    v.setUint32(4, Math.round((timeMs - sec * 1000) * 1000), true);
+    v.setUint32(8, cap, true);
+    v.setUint32(12, originalLength, true);
+    rec.set(frame.subarray(0, cap), RECORD_HEADER);
+    this.chunks.push(rec);
+  }
+
+  get size(): number {
+    return this.chunks.reduce((n, c) => n + c.length, 0);
+  }
+
+  toBytes(): Uint8Array {
+    const out = new Uint8Array(this.size);
+    let at = 0;
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+
+  writeFile(path: string): void {
+    writeFileSync(path, this.toBytes());
+  }
+}
