@@ -25,7 +25,7 @@ export function jitFilter(program: Program): FilterFn {
   const body = jitSource(program);
   const f = new Function('p', 'n', body) as FilterFn;
   // Callers may pass a length past the buffer; the VM clamps, so does this.
-  return (p, n = p.length) => f(p, n > p.length ? p.length : n);
+  return (p, n = p.length) => f(p, Math.min(n, p.length));
 }
 
 function narrowSource(root: PNode): string {

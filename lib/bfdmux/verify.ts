@@ -118,7 +118,7 @@ export function verifyFilter(code: Uint8Array): VerifyResult {
       }
       case Op.BNOT: {
         const a = node(depth + 1);
-        return fit(op, at, a, undefined, -a.hi - 1n, -a.lo - 1n, a.narrow);
+        return withRange(op, at, a, undefined, -a.hi - 1n, -a.lo - 1n, a.narrow);
       }
       case Op.AND:
       case Op.OR: {
@@ -174,7 +174,7 @@ export function verifyFilter(code: Uint8Array): VerifyResult {
   }
 }
 
-function fit(
+function withRange(
   op: number,
   at: number,
   a: PNode,
@@ -204,12 +204,12 @@ function binary(op: number, at: number, a: PNode, b: PNode): PNode {
     case Op.ULESSEQUAL:
       return { op, at, a, b, lo: 0n, hi: 1n, narrow: both };
     case Op.ADD:
-      return fit(op, at, a, b, a.lo + b.lo, a.hi + b.hi, both);
+      return withRange(op, at, a, b, a.lo + b.lo, a.hi + b.hi, both);
     case Op.SUB:
-      return fit(op, at, a, b, a.lo - b.hi, a.hi - b.lo, both);
+      return withRange(op, at, a, b, a.lo - b.hi, a.hi - b.lo, both);
     case Op.MULT: {
       const ps = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi];
-      return fit(
+      return withRange(
         op,
         at,
         a,
@@ -222,10 +222,10 @@ function binary(op: number, at: number, a: PNode, b: PNode): PNode {
     case Op.IDIV:
       // Unsigned: exact on numbers only when neither operand can be negative.
       if (!nonNeg) return { op, at, a, b, lo: MIN, hi: MAX, narrow: false };
-      return fit(op, at, a, b, b.hi === 0n ? 0n : a.lo / b.hi, a.hi / (b.lo > 0n ? b.lo : 1n), both);
+      return withRange(op, at, a, b, b.hi === 0n ? 0n : a.lo / b.hi, a.hi / (b.lo > 0n ? b.lo : 1n), both);
     case Op.MOD:
       if (!nonNeg) return { op, at, a, b, lo: MIN, hi: MAX, narrow: false };
-      return fit(op, at, a, b, 0n, b.hi > 0n ? min(a.hi, b.hi - 1n) : 0n, both);
+      return withRange(op, at, a, b, 0n, b.hi > 0n ? min(a.hi, b.hi - 1n) : 0n, both);
     case Op.BAND:
     case Op.BOR:
     case Op.BXOR: {
