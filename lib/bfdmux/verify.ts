@@ -209,15 +209,7 @@ function binary(op: number, at: number, a: PNode, b: PNode): PNode {
       return withRange(op, at, a, b, a.lo - b.hi, a.hi - b.lo, both);
     case Op.MULT: {
       const ps = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi];
-      return withRange(
-        op,
-        at,
-        a,
-        b,
-        ps.reduce((x, y) => (y < x ? y : x)),
-        ps.reduce((x, y) => (y > x ? y : x)),
-        both,
-      );
+      return withRange(op, at, a, b, ps.reduce(minBig), ps.reduce(maxBig), both);
     }
     case Op.IDIV:
       // Unsigned: exact on numbers only when neither operand can be negative.
@@ -225,7 +217,7 @@ function binary(op: number, at: number, a: PNode, b: PNode): PNode {
       return withRange(op, at, a, b, b.hi === 0n ? 0n : a.lo / b.hi, a.hi / (b.lo > 0n ? b.lo : 1n), both);
     case Op.MOD:
       if (!nonNeg) return { op, at, a, b, lo: MIN, hi: MAX, narrow: false };
-      return withRange(op, at, a, b, 0n, b.hi > 0n ? min(a.hi, b.hi - 1n) : 0n, both);
+      return withRange(op, at, a, b, 0n, b.hi > 0n ? minBig(a.hi, b.hi - 1n) : 0n, both);
     case Op.BAND:
     case Op.BOR:
     case Op.BXOR: {
@@ -236,10 +228,10 @@ function binary(op: number, at: number, a: PNode, b: PNode): PNode {
       let hi = MAX;
       if (op === Op.BAND && (a.lo >= 0n || b.lo >= 0n)) {
         lo = 0n;
-        hi = a.lo >= 0n && b.lo >= 0n ? min(a.hi, b.hi) : a.lo >= 0n ? a.hi : b.hi;
+        hi = a.lo >= 0n && b.lo >= 0n ? minBig(a.hi, b.hi) : a.lo >= 0n ? a.hi : b.hi;
       } else if (nonNeg) {
         lo = 0n;
-        hi = (1n << BigInt(bitLength(a.hi > b.hi ? a.hi : b.hi))) - 1n;
+        hi = (1n << BigInt(bitLength(maxBig(a.hi, b.hi)))) - 1n;
       }
       return { op, at, a, b, lo, hi, narrow: both && (asU32 || asI32), u32: asU32 };
     }
@@ -247,8 +239,13 @@ function binary(op: number, at: number, a: PNode, b: PNode): PNode {
   throw new Refuse('BFDMUX_ERR_BAD_OPCODE', at, `unknown opcode 0x${op.toString(16).padStart(2, '0')}`);
 }
 
-function min(x: bigint, y: bigint): bigint {
+// Math.min and Math.max do not take bigints.
+function minBig(x: bigint, y: bigint): bigint {
   return x < y ? x : y;
+}
+
+function maxBig(x: bigint, y: bigint): bigint {
+  return x > y ? x : y;
 }
 
 function bitLength(x: bigint): number {

@@ -128,13 +128,21 @@ function encodeOptions(opts: readonly TcpOption[]): number[] {
   const u16 = (v: number) => out.push(v >>> 8, v & 0xff);
   const u32 = (v: number) => out.push(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
   for (const o of opts) {
-    if (o.kind === 'mss') out.push(2, 4), u16(o.value);
-    else if (o.kind === 'window-scale') out.push(3, 3, o.shift);
+    if (o.kind === 'mss') {
+      out.push(2, 4);
+      u16(o.value);
+    } else if (o.kind === 'window-scale') out.push(3, 3, o.shift);
     else if (o.kind === 'sack-permitted') out.push(4, 2);
-    else if (o.kind === 'timestamps') out.push(8, 10), u32(o.value), u32(o.echo);
-    else if (o.kind === 'sack') {
+    else if (o.kind === 'timestamps') {
+      out.push(8, 10);
+      u32(o.value);
+      u32(o.echo);
+    } else if (o.kind === 'sack') {
       out.push(5, 2 + 8 * o.blocks.length);
-      for (const [l, r] of o.blocks) u32(l), u32(r);
+      for (const [l, r] of o.blocks) {
+        u32(l);
+        u32(r);
+      }
     } else out.push(o.type, 2 + o.data.length, ...o.data);
   }
   while (out.length % 4) out.push(1); // pad to a multiple of 4 with no-ops
