@@ -1,6 +1,6 @@
 // Whole frames in one call: Ethernet + IPv4 + UDP/TCP/ICMP, and ARP. For tests,
 // benchmarks and the stacks that answer ARP and ping.
-import type { Ipv4Addr, Mac } from './addr.ts';
+import type { Mac } from './addr.ts';
 import { type ArpFields, writeArp } from './arp.ts';
 import { EtherType, writeEthernet } from './ethernet.ts';
 import { writeIcmpEcho } from './icmp.ts';
