@@ -1,4 +1,5 @@
 // `npm run bench`: every benchmark, results in bench/results/*.json. `--quick` for a short run.
+import { filtersBench } from './filters.ts';
 import { runtimeBench } from './runtime.ts';
 import { transportsBench } from './transports.ts';
 

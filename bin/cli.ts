@@ -1,5 +1,6 @@
 // fishnet's command line: a table of subcommands, each in bin/commands/.
 import { demo } from './commands/demo.ts';
+import { filter } from './commands/filter.ts';
 import { flounder } from './commands/flounder.ts';
 
 export interface Command {
@@ -8,7 +9,7 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-const commands: Record<string, Command> = { demo, flounder };
+const commands: Record<string, Command> = { demo, filter, flounder };
 
 function help(): string {
   const width = Math.max(...Object.keys(commands).map((k) => k.length));

@@ -26,7 +26,8 @@ export interface LoadedActor {
 
 interface Cached {
   readonly inputs: readonly { path: string; mtimeMs: number; size: number }[];
-  readonly hostUrl: string;
+  /** The bundle's file: URL. */
+  readonly url: string;
 }
 
 const TS_EXT = /\.(ts|mts|cts|tsx)$/;
@@ -41,25 +42,38 @@ export class ModuleLoader {
   /** The directory above runtime/: the project root in source mode, dist/ when compiled. */
   private readonly fishnetRoot = fileURLToPath(new URL('..', import.meta.url));
 
+  /** An actor module, bundled with the worker host. */
   async load(spec: string | URL): Promise<LoadedActor> {
     const path = locate(spec);
-    const cached = this.cache.get(path);
-    if (cached && (await fresh(cached))) return { hostUrl: cached.hostUrl, path };
-    let job = this.building.get(path);
-    if (!job) {
-      job = this.bundle(path).finally(() => this.building.delete(path));
-      this.building.set(path, job);
-    }
-    const built = await job;
-    this.cache.set(path, built);
-    return { hostUrl: built.hostUrl, path };
-  }
-
-  private async bundle(path: string): Promise<Cached> {
-    const esbuild = await import('esbuild');
     const entry =
       `export { boot } from ${JSON.stringify(this.hostPath)};\n` +
       `export * as actorModule from ${JSON.stringify(path)};\n`;
+    return { hostUrl: await this.build(path, 'actor', entry), path };
+  }
+
+  /** Any module as one JavaScript file (for worker pools that need a JS entry): its file: URL. */
+  async standalone(spec: string | URL): Promise<string> {
+    const path = locate(spec);
+    const entry = `export * from ${JSON.stringify(path)};\nexport { default } from ${JSON.stringify(path)};\n`;
+    return this.build(path, 'standalone', entry);
+  }
+
+  private async build(path: string, kind: string, entry: string): Promise<string> {
+    const key = `${kind}:${path}`;
+    const cached = this.cache.get(key);
+    if (cached && (await fresh(cached))) return cached.url;
+    let job = this.building.get(key);
+    if (!job) {
+      job = this.bundle(path, entry).finally(() => this.building.delete(key));
+      this.building.set(key, job);
+    }
+    const built = await job;
+    this.cache.set(key, built);
+    return built.url;
+  }
+
+  private async bundle(path: string, entry: string): Promise<Cached> {
+    const esbuild = await import('esbuild');
     let result: Awaited<ReturnType<typeof esbuild.build>> & { outputFiles: { text: string }[] };
     try {
       result = (await esbuild.build({
@@ -119,7 +133,7 @@ export class ModuleLoader {
           return { path: abs, mtimeMs: s.mtimeMs, size: s.size };
         }),
     );
-    return { inputs, hostUrl: pathToFileURL(out).href };
+    return { inputs, url: pathToFileURL(out).href };
   }
 }
 

@@ -230,6 +230,12 @@ export function arpTransmitFilter(mac: Mac): string {
   return and(arpFilter(), macAt(6, mac), macAt(22, mac));
 }
 
+/**
+ * netd's port filters also require IP version 4 (libpcap's `ip` does not look).
+ * A header length under 5 is left to the driver, which drops such frames.
+ */
+const ipVersion4 = '(int8[14] & 0xf0) == 0x40';
+
 export interface PortFilterSpec extends TransportOptions {
   readonly mac: Mac;
   readonly ip: Ipv4Addr;
@@ -252,7 +258,7 @@ export function portRxFilter(s: PortFilterSpec): string {
   const ips = s.broadcast
     ? `int32[30] == ${hex(s.ip)} || int32[30] == 0xffffffff`
     : `int32[30] == ${hex(s.ip)}`;
-  return and(macs, ipv4Type, ips, proto(p), ports(ANY, s.port, s))!;
+  return and(macs, ipv4Type, ipVersion4, ips, proto(p), ports(ANY, s.port, s))!;
 }
 
 /** netd's transmit filter for an open port: from our MAC, from our IP, from the port. */
@@ -261,7 +267,14 @@ export function portTxFilter(s: Omit<PortFilterSpec, 'broadcast'>): string {
   checkIp(s.ip, 'portTxFilter ip');
   checkPort(s.port, 'portTxFilter port');
   const p = s.type === 'tcp' ? PROTO_TCP : s.type === 'udp' ? PROTO_UDP : badType(s.type);
-  return and(macAt(6, s.mac), ipv4Type, `int32[26] == ${hex(s.ip)}`, proto(p), ports(s.port, ANY, s))!;
+  return and(
+    macAt(6, s.mac),
+    ipv4Type,
+    ipVersion4,
+    `int32[26] == ${hex(s.ip)}`,
+    proto(p),
+    ports(s.port, ANY, s),
+  )!;
 }
 
 function badType(t: unknown): never {

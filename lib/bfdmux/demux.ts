@@ -455,15 +455,17 @@ function serialize(n: PNode): string {
   return `${n.op}${n.width ?? ''}(${n.a ? serialize(n.a) : ''}${n.b ? `,${serialize(n.b)}` : ''})`;
 }
 
-/** The paper's design, for comparison and as the index's oracle: run every filter in turn. */
+/**
+ * The paper's design, for comparison and as the index's oracle: run every filter in
+ * turn. `compile` turns code into a function once (the VM's prepared program, or the JIT's).
+ */
 export class LinearDemux<O = number> {
   private readonly filters: { id: number; owner: O; run: (p: Uint8Array, n: number) => number }[] = [];
 
-  constructor(private readonly execute: (code: Uint8Array, p: Uint8Array, n: number) => number) {}
+  constructor(private readonly compile: (code: Uint8Array) => (p: Uint8Array, n: number) => number) {}
 
   register(filterId: number, code: Uint8Array, owner: O): void {
-    const run = (p: Uint8Array, n: number) => this.execute(code, p, n);
-    this.filters.push({ id: filterId, owner, run });
+    this.filters.push({ id: filterId, owner, run: this.compile(code) });
   }
 
   deregister(filterId: number): boolean {
@@ -475,7 +477,8 @@ export class LinearDemux<O = number> {
 
   classify(packet: Uint8Array, len: number, out: Int32Array | number[]): number {
     let n = 0;
-    for (const f of this.filters) if (f.run(packet, len) === 1) out[n++] = f.id;
+    const fs = this.filters;
+    for (let i = 0; i < fs.length; i++) if (fs[i]!.run(packet, len) === 1) out[n++] = fs[i]!.id;
     return n;
   }
 

@@ -21,4 +21,5 @@ export {
   type Prepared,
   prepare,
   type Verdict,
+  vmFilter,
 } from './vm.ts';

@@ -153,11 +153,40 @@ function narrowSource(root: PNode): string {
       } else terms.push(x);
     };
     walk(root);
-    for (const t of terms.slice(0, -1)) out(`if (${gen(t)} === 0) return 0;`);
+    for (const t of terms.slice(0, -1)) {
+      // `load at a constant offset (masked or not) == constant`: compare and leave, no temporaries.
+      const atom = rootAtom(t);
+      if (atom) {
+        out(`if (n < ${atom.offset + atom.width}) return ${LOAD_ERROR};`);
+        const read = loadExpr(atom.width, String(atom.offset));
+        out(
+          `if (${atom.mask === undefined ? read : `((${read} & ${atom.mask}) >>> 0)`} !== ${atom.value}) return 0;`,
+        );
+      } else out(`if (${gen(t)} === 0) return 0;`);
+    }
     r = gen(terms[terms.length - 1]!);
   } else r = gen(root);
   const decl = vars ? `  let ${Array.from({ length: vars }, (_, i) => `v${i} = 0`).join(', ')};\n` : '';
   return `${decl}${lines.join('\n')}\n  return ${r} !== 0 ? 1 : 0;`;
+}
+
+/** `int16[12] == 0x800`, `(int16[20] & 0x1fff) == 0`: what it reads and compares, if `n` is such an atom. */
+function rootAtom(n: PNode): { offset: number; width: number; mask?: number; value: number } | undefined {
+  if (n.op !== Op.EQUAL || !n.narrow) return undefined;
+  const [x, c] = n.b!.value !== undefined ? [n.a!, n.b!] : n.a!.value !== undefined ? [n.b!, n.a!] : [];
+  if (!x || !c) return undefined;
+  let load = x;
+  let mask: number | undefined;
+  if (x.op === Op.BAND && x.u32) {
+    const [l, m] = x.b!.value !== undefined ? [x.a!, x.b!] : x.a!.value !== undefined ? [x.b!, x.a!] : [];
+    if (!l || !m) return undefined;
+    load = l;
+    mask = Number(m.value!);
+  }
+  const off = load.a?.value;
+  if (load.width === undefined || load.width === 8 || off === undefined || off < 0n || off >= 0x7fff_ffffn)
+    return undefined;
+  return { offset: Number(off), width: load.width, mask, value: Number(c.value!) };
 }
 
 function wideSource(root: PNode): string {

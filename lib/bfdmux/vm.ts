@@ -44,6 +44,9 @@ const I = {
   CEQ1K: 22, // off k target: (t 0: jump) else t = p[off] === consts[k]   (an atom inside a && chain)
   CEQ2K: 23,
   CEQ4K: 24,
+  CEQM1K: 25, // off mask k target: like CEQ, on (load & consts[mask]) >>> 0
+  CEQM2K: 26,
+  CEQM4K: 27,
   JZAND: 17, // target: && (t 0: keep it, jump; else pop)
   JNZOR: 18, // target: || (t non-zero: make it 1, jump; else pop)
   BOOL: 19,
@@ -92,6 +95,9 @@ const OPERANDS: Record<number, number> = {
   [I.CEQ1K]: 3,
   [I.CEQ2K]: 3,
   [I.CEQ4K]: 3,
+  [I.CEQM1K]: 4,
+  [I.CEQM2K]: 4,
+  [I.CEQM4K]: 4,
 };
 
 const BIN: Record<number, number> = {
@@ -167,8 +173,10 @@ export function prepare(program: Program): Prepared {
         emit(terms[0]!);
         for (const term of terms.slice(1)) {
           const off = term.op === Op.EQUAL ? atomOf(term) : undefined;
-          if (off) {
+          if (off && off.mask === undefined) {
             ins.push(width(off.width, I.CEQ1K), off.offset, k(off.value), 0);
+          } else if (off) {
+            ins.push(width(off.width, I.CEQM1K), off.offset, k(off.mask!), k(off.value), 0);
           } else {
             ins.push(I.JZAND, 0);
             patches.push(ins.length - 1);
@@ -233,17 +241,31 @@ export function prepare(program: Program): Prepared {
     } else ins.push(BIN[n.op]!);
   };
   // `load(constant offset) == constant`: one instruction.
-  const atomOf = (n: PNode): { width: number; offset: number; value: number } | undefined => {
+  const atomOf = (n: PNode): { width: number; offset: number; value: number; mask?: number } | undefined => {
     const [x, c] =
       constOf(n.b) !== undefined
         ? [n.a!, constOf(n.b)!]
         : constOf(n.a) !== undefined
           ? [n.b!, constOf(n.a)!]
           : [];
-    if (!x || c === undefined || x.width === undefined) return undefined;
+    if (!x || c === undefined) return undefined;
+    // (load & mask) == c, with the load read as uint32
+    if (x.op === Op.BAND && x.u32) {
+      const [l, m] =
+        constOf(x.b) !== undefined
+          ? [x.a!, constOf(x.b)!]
+          : constOf(x.a) !== undefined
+            ? [x.b!, constOf(x.a)!]
+            : [];
+      if (!l || m === undefined || l.width === undefined) return undefined;
+      const off = constOffset(l);
+      return off === undefined ? undefined : { width: l.width, offset: off, value: c, mask: m };
+    }
+    if (x.width === undefined) return undefined;
     const off = constOffset(x);
     return off === undefined ? undefined : { width: x.width, offset: off, value: c };
   };
+
   emit(program.root);
   ins.push(I.RET);
   return { program, ins: Int32Array.from(ins), consts: Float64Array.from(consts) };
@@ -280,6 +302,13 @@ export function load(code: Uint8Array): Prepared | number {
     cache.set(code, p);
   }
   return p;
+}
+
+/** Code as a function of (packet, length), verified and prepared once: the VM's counterpart of jitFilter. */
+export function vmFilter(code: Uint8Array): (packet: Uint8Array, length: number) => Verdict {
+  const p = load(code);
+  if (typeof p === 'number') return () => p;
+  return (packet, length) => executeFilter(p, packet, length);
 }
 
 /** Run a filter (its code, or a prepared program) on the first `len` bytes of `packet`. */
@@ -393,6 +422,44 @@ function runNarrow(ins: Int32Array, consts: Float64Array, p: Uint8Array, n: numb
             ? 1
             : 0;
         pc += 4;
+        break;
+      }
+      case I.CEQM1K: {
+        if (t === 0) {
+          pc = ins[pc + 4]!;
+          break;
+        }
+        const o = ins[pc + 1]!;
+        if (o + 1 > n) return LOAD_ERROR;
+        t = (p[o]! & consts[ins[pc + 2]!]!) >>> 0 === consts[ins[pc + 3]!] ? 1 : 0;
+        pc += 5;
+        break;
+      }
+      case I.CEQM2K: {
+        if (t === 0) {
+          pc = ins[pc + 4]!;
+          break;
+        }
+        const o = ins[pc + 1]!;
+        if (o + 2 > n) return LOAD_ERROR;
+        t = (((p[o]! << 8) | p[o + 1]!) & consts[ins[pc + 2]!]!) >>> 0 === consts[ins[pc + 3]!] ? 1 : 0;
+        pc += 5;
+        break;
+      }
+      case I.CEQM4K: {
+        if (t === 0) {
+          pc = ins[pc + 4]!;
+          break;
+        }
+        const o = ins[pc + 1]!;
+        if (o + 4 > n) return LOAD_ERROR;
+        t =
+          (((p[o]! << 24) | (p[o + 1]! << 16) | (p[o + 2]! << 8) | p[o + 3]!) & consts[ins[pc + 2]!]!) >>>
+            0 ===
+          consts[ins[pc + 3]!]
+            ? 1
+            : 0;
+        pc += 5;
         break;
       }
       case I.LD1:
@@ -595,6 +662,8 @@ export function instructions(p: Prepared): string[] {
       shown = ` [${a}], #${p.consts![p.ins[pc + 2]!]}`;
     else if (op === I.CEQ1K || op === I.CEQ2K || op === I.CEQ4K) {
       shown = ` [${a}], #${p.consts![p.ins[pc + 2]!]} else -> ${p.ins[pc + 3]}`;
+    } else if (op === I.CEQM1K || op === I.CEQM2K || op === I.CEQM4K) {
+      shown = ` [${a}] & #${p.consts![p.ins[pc + 2]!]}, #${p.consts![p.ins[pc + 3]!]} else -> ${p.ins[pc + 4]}`;
     } else if (op === I.LD1K || op === I.LD2K || op === I.LD4K) shown = ` [${a}]`;
     else if (arity === 1) shown = ` #${p.consts![a]}`;
     out.push(`${String(pc).padStart(3)}: ${names[op]}${shown}`);

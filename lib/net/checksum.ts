@@ -33,7 +33,11 @@ export function pseudoHeaderSum(src: number, dst: number, protocol: number, leng
   return fold((src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length);
 }
 
-/** RFC 1624 (eqn. 3): the new checksum after one 16-bit word changed from `old` to `now`. */
+/**
+ * RFC 1624 (eqn. 3): the new checksum after one 16-bit word changed from `old` to
+ * `now`. Equal to recomputing, except when the data has become all zeros: this gives
+ * 0x0000 where recomputing gives 0xffff (+0 and -0 in one's complement).
+ */
 export function checksumUpdate(checksum: number, old: number, now: number): number {
   return ~fold((~checksum & 0xffff) + (~old & 0xffff) + (now & 0xffff)) & 0xffff;
 }

@@ -14,7 +14,17 @@ export interface LinkFields {
   readonly vlans?: readonly number[];
 }
 
-export type IpFields = Omit<Ipv4Fields, 'protocol' | 'payloadLength'>;
+/** IPv4 header fields; its options are `ipOptions` (TCP has options of its own). */
+export type IpFields = Omit<Ipv4Fields, 'protocol' | 'payloadLength' | 'options'> & {
+  readonly ipOptions?: Uint8Array;
+};
+
+const ip = (f: IpFields, protocol: number, payloadLength: number): Ipv4Fields => ({
+  ...f,
+  options: f.ipOptions,
+  protocol,
+  payloadLength,
+});
 
 const scratch = () => new Uint8Array(9216);
 
@@ -25,7 +35,7 @@ export function udpFrame(
   const b = scratch();
   const l2 = writeEthernet(b, 0, { dst: f.dstMac, src: f.srcMac, ethertype: EtherType.IPV4, vlans: f.vlans });
   const ulen = 8 + (f.payload?.length ?? 0);
-  const l3 = writeIpv4(b, l2, { ...f, protocol: IpProtocol.UDP, payloadLength: ulen });
+  const l3 = writeIpv4(b, l2, ip(f, IpProtocol.UDP, ulen));
   writeUdp(b, l2 + l3, f);
   return b.slice(0, l2 + l3 + ulen);
 }
@@ -36,7 +46,7 @@ export function tcpFrame(f: LinkFields & IpFields & Omit<TcpFields, 'src' | 'dst
   // Write the segment first (into the scratch space after a maximal IP header) to learn its length.
   const seg = new Uint8Array(9000);
   const slen = writeTcp(seg, 0, { ...f, src: f.src, dst: f.dst });
-  const l3 = writeIpv4(b, l2, { ...f, protocol: IpProtocol.TCP, payloadLength: slen });
+  const l3 = writeIpv4(b, l2, ip(f, IpProtocol.TCP, slen));
   b.set(seg.subarray(0, slen), l2 + l3);
   return b.slice(0, l2 + l3 + slen);
 }
@@ -53,7 +63,7 @@ export function icmpEchoFrame(
   const b = scratch();
   const l2 = writeEthernet(b, 0, { dst: f.dstMac, src: f.srcMac, ethertype: EtherType.IPV4, vlans: f.vlans });
   const ilen = 8 + (f.payload?.length ?? 0);
-  const l3 = writeIpv4(b, l2, { ...f, protocol: IpProtocol.ICMP, payloadLength: ilen });
+  const l3 = writeIpv4(b, l2, ip(f, IpProtocol.ICMP, ilen));
   writeIcmpEcho(b, l2 + l3, f);
   return b.slice(0, l2 + l3 + ilen);
 }
@@ -64,7 +74,7 @@ export function ipv4Frame(
 ): Uint8Array {
   const b = scratch();
   const l2 = writeEthernet(b, 0, { dst: f.dstMac, src: f.srcMac, ethertype: EtherType.IPV4, vlans: f.vlans });
-  const l3 = writeIpv4(b, l2, { ...f, payloadLength: f.payload.length });
+  const l3 = writeIpv4(b, l2, ip(f, f.protocol, f.payload.length));
   b.set(f.payload, l2 + l3);
   return b.slice(0, l2 + l3 + f.payload.length);
 }

@@ -1,0 +1,215 @@
+// Filter benchmark: the VM, the JIT, a linear scan of N filters (the paper's design,
+// interpreted; and JIT-compiled for comparison) and the demux index, on the same
+// packets, for N = 1 .. 10,000 netd port filters. Results: bench/results/filters.json,
+// and a plot of ns per packet against N: bench/results/filters.svg.
+import { writeFileSync } from 'node:fs';
+import {
+  compileFilter,
+  DemuxIndex,
+  executeFilter,
+  jitFilter,
+  LinearDemux,
+  portRxFilter,
+  prepare,
+  verifyFilter,
+  vmFilter,
+} from '../lib/bfdmux/index.ts';
+import { arpFrame, ipv4, mac, port, tcpFrame, udpFrame } from '../lib/net/index.ts';
+import { logLogPlot } from './plot.ts';
+import { writeResult } from './stats.ts';
+
+const quick = process.argv.includes('--quick');
+const NS = [1, 10, 100, 1000, 10000];
+const HOST_MAC = mac('02:00:00:00:00:01');
+const PEER_MAC = mac('02:00:00:00:00:09');
+const HOST_IP = ipv4('10.0.0.2');
+const PEER_IP = ipv4('10.0.0.9');
+const BASE_PORT = 10000;
+
+const rxFilter = (i: number) =>
+  compileFilter(portRxFilter({ mac: HOST_MAC, ip: HOST_IP, type: 'udp', port: port(BASE_PORT + i) }));
+
+/** 256 packets: 3 in 4 to one of the N ports (so the linear scan finds its match on average halfway), the rest to nobody. */
+function packets(n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < 256; i++) {
+    const k = i % 4;
+    if (k < 3) {
+      out.push(
+        udpFrame({
+          dstMac: HOST_MAC,
+          srcMac: PEER_MAC,
+          src: PEER_IP,
+          dst: HOST_IP,
+          srcPort: 40000,
+          dstPort: BASE_PORT + ((i * 7919) % n),
+          payload: new Uint8Array(64),
+        }),
+      );
+    } else if (i % 8 === 3) {
+      out.push(
+        tcpFrame({
+          dstMac: HOST_MAC,
+          srcMac: PEER_MAC,
+          src: PEER_IP,
+          dst: HOST_IP,
+          srcPort: 40000,
+          dstPort: 80,
+          seq: 0,
+          flags: 2,
+        }),
+      );
+    } else {
+      out.push(
+        arpFrame({
+          dstMac: mac('ff:ff:ff:ff:ff:ff'),
+          srcMac: PEER_MAC,
+          op: 1,
+          senderMac: PEER_MAC,
+          senderIp: PEER_IP,
+          targetMac: mac('00:00:00:00:00:00'),
+          targetIp: HOST_IP,
+        }),
+      );
+    }
+  }
+  return out;
+}
+
+/** Nanoseconds per call of `f` over the packets, run for at least `budgetMs`. */
+function nsPer(f: (p: Uint8Array) => number, ps: Uint8Array[], budgetMs: number): number {
+  let sink = 0;
+  for (const p of ps) sink += f(p); // warm up
+  let calls = 0;
+  const t0 = performance.now();
+  let t = t0;
+  do {
+    for (let i = 0; i < ps.length; i++) sink += f(ps[i]!);
+    calls += ps.length;
+    t = performance.now();
+  } while (t - t0 < budgetMs);
+  if (sink === -1) console.log(''); // keep the work
+  return ((t - t0) * 1e6) / calls;
+}
+
+export async function filtersBench(): Promise<unknown> {
+  const budget = quick ? 150 : 600;
+  const single = rxFilter(0);
+  const ps1 = packets(1);
+  const vm = prepare(single.program);
+  const jit = jitFilter(single.program);
+  const vmNs = nsPer((p) => executeFilter(vm, p, p.length), ps1, budget);
+  const jitNs = nsPer((p) => jit(p, p.length), ps1, budget);
+  const matching = ps1.filter((_, i) => i % 4 < 3);
+  const vmMatchNs = nsPer((p) => executeFilter(vm, p, p.length), matching, budget);
+  const jitMatchNs = nsPer((p) => jit(p, p.length), matching, budget);
+  console.log(
+    `netd RX port filter: VM ${(1000 / vmNs).toFixed(1)} M/s (${(1000 / vmMatchNs).toFixed(1)} M/s on matching packets), JIT ${(1000 / jitNs).toFixed(1)} M/s (${(1000 / jitMatchNs).toFixed(1)} M/s)`,
+  );
+
+  const rows: Record<string, number>[] = [];
+  const out = new Int32Array(16);
+  for (const n of NS) {
+    const codes = Array.from({ length: n }, (_, i) => rxFilter(i).code);
+    const ps = packets(n);
+    const index = new DemuxIndex<number>();
+    const linearVm = new LinearDemux<number>(vmFilter);
+    const linearJit = new LinearDemux<number>((c) => jitFilter(programOf(c)));
+    codes.forEach((c, i) => {
+      index.register(i, c, i);
+      linearVm.register(i, c, i);
+      linearJit.register(i, c, i);
+    });
+    // Same answers from all three, on every packet, before timing anything.
+    for (const p of ps) {
+      const a = linearVm.first(p);
+      if (index.first(p) !== a || linearJit.first(p) !== a) throw new Error(`disagreement at N=${n}`);
+    }
+    const scanBudget = n >= 1000 ? budget * 2 : budget;
+    const row = {
+      n,
+      indexNs: nsPer((p) => index.classify(p, p.length, out), ps, budget),
+      linearVmNs: nsPer(
+        (p) => linearVm.classify(p, p.length, out),
+        n >= 1000 ? ps.slice(0, 32) : ps,
+        scanBudget,
+      ),
+      linearJitNs: nsPer(
+        (p) => linearJit.classify(p, p.length, out),
+        n >= 1000 ? ps.slice(0, 32) : ps,
+        scanBudget,
+      ),
+    };
+    rows.push(row);
+    console.log(
+      `N=${n}: index ${row.indexNs.toFixed(1)} ns (${(1000 / row.indexNs).toFixed(1)} M/s), linear VM ${row.linearVmNs.toFixed(0)} ns, linear JIT ${row.linearJitNs.toFixed(0)} ns`,
+    );
+  }
+  const at = (n: number) => rows.find((r) => r.n === n)!;
+  const result = {
+    packets: 'per N: 256 frames, 3 in 4 UDP to one of the N ports, the rest TCP or ARP to no port',
+    filter: single.expression,
+    single: {
+      vmPerSecond: Math.round(1e9 / vmNs),
+      jitPerSecond: Math.round(1e9 / jitNs),
+      vmPerSecondMatching: Math.round(1e9 / vmMatchNs),
+      jitPerSecondMatching: Math.round(1e9 / jitMatchNs),
+    },
+    byN: rows.map((r) => ({
+      n: r.n,
+      indexNs: round(r.indexNs!),
+      indexPerSecond: Math.round(1e9 / r.indexNs!),
+      linearVmNs: round(r.linearVmNs!),
+      linearJitNs: round(r.linearJitNs!),
+    })),
+    ratios: {
+      indexAt10000OverAt1: round(at(10000).indexNs! / at(1).indexNs!),
+      linearVmOverIndexAt10000: Math.round(at(10000).linearVmNs! / at(10000).indexNs!),
+    },
+    targets: {
+      vmPerSecond: 10e6,
+      jitPerSecond: 50e6,
+      indexPerSecondAt10000: 10e6,
+      indexAt10000OverAt1Max: 2,
+      linearOverIndexMin: 1000,
+    },
+  };
+  const svg = logLogPlot('Demultiplexing N port filters', 'N filters', 'ns per packet', [
+    { name: 'linear scan, VM (paper)', color: '#c0392b', points: rows.map((r) => [r.n!, r.linearVmNs!]) },
+    {
+      name: 'linear scan, JIT',
+      color: '#e67e22',
+      dashed: true,
+      points: rows.map((r) => [r.n!, r.linearJitNs!]),
+    },
+    { name: 'demux index', color: '#2471a3', points: rows.map((r) => [r.n!, r.indexNs!]) },
+    {
+      name: 'one filter, VM',
+      color: '#7f8c8d',
+      dashed: true,
+      points: NS.map((n) => [n, vmNs] as [number, number]),
+    },
+    {
+      name: 'one filter, JIT',
+      color: '#27ae60',
+      dashed: true,
+      points: NS.map((n) => [n, jitNs] as [number, number]),
+    },
+  ]);
+  const svgPath = new URL('./results/filters.svg', import.meta.url);
+  writeFileSync(svgPath, svg);
+  console.log(`wrote ${writeResult('filters', result)} and ${svgPath.pathname}`);
+  return result;
+}
+
+function programOf(code: Uint8Array) {
+  const v = verifyFilter(code);
+  if (!v.ok) throw new Error(v.reason);
+  return v.program;
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await filtersBench();
+}
