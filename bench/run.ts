@@ -7,6 +7,7 @@ const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const benches: Record<string, () => Promise<unknown>> = {
   runtime: runtimeBench,
   transports: transportsBench,
+  filters: filtersBench,
 };
 for (const [name, run] of Object.entries(benches)) {
   if (only.length && !only.includes(name)) continue;

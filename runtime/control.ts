@@ -2,7 +2,7 @@
 // requests with replies in both directions, and one-way events. Only the runtime
 // speaks on it; actors never see it.
 
-import type { MessagePort, Transferable } from 'node:worker_threads';
+import { type MessagePort, receiveMessageOnPort, type Transferable } from 'node:worker_threads';
 import { FishnetError, type WireError } from './errors.ts';
 import { PendingCalls } from './pending.ts';
 
@@ -41,6 +41,18 @@ export class ControlChannel {
   event(op: string, arg?: unknown, transfer?: Transferable[]): void {
     if (this.pending.closed) return;
     this.port.postMessage({ t: 'ev', op, arg } satisfies Frame, transfer);
+  }
+
+  /**
+   * Handle every message already queued on the port, now. A thread's last messages
+   * and its exit reach the kernel on different channels, in either order: the kernel
+   * drains before it acts on the exit.
+   */
+  drain(): void {
+    if (this.pending.closed) return;
+    for (let m = receiveMessageOnPort(this.port); m !== undefined; m = receiveMessageOnPort(this.port)) {
+      this.receive(m.message as Frame);
+    }
   }
 
   /** Stop listening and reject whatever is outstanding. */

@@ -159,6 +159,8 @@ export class ActorProcess {
 
   private finish(code: number): void {
     if (this.state === 'dead') return;
+    // What the thread said before it went (why it failed to start, say) comes first.
+    this.ctl.drain();
     const reason: ExitReason = this.killCause
       ? { kind: 'killed', cause: this.killCause }
       : (this.failure ??

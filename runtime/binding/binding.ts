@@ -10,7 +10,7 @@
 // FIRST_CODEC_OP belong to the dynamic request/notify API here; the rest belong to
 // whatever codec is attached (the typed stubs generated from .if files).
 
-import type { MessagePort, Transferable } from 'node:worker_threads';
+import { type MessagePort, receiveMessageOnPort, type Transferable } from 'node:worker_threads';
 import { FishnetError, type WireError } from '../errors.ts';
 import { PendingCalls } from '../pending.ts';
 import type { ActorId, ExitReason } from '../reasons.ts';
@@ -135,8 +135,24 @@ export class Binding {
     this.end({ kind: 'closed', by: 'self' });
   }
 
+  /** @internal publish what the typed stubs have batched (the thread is about to exit). */
+  flushCodec(): void {
+    if (!this.ended) this.codec?.flushBeforeClose?.();
+  }
+
   /** @internal the runtime reports the peer's death. */
   peerDied(reason: ExitReason): void {
+    if (this.ended) return;
+    // The news of the death can overtake the peer's last frames (they travel on
+    // different channels): deliver what it sent before it died, then end.
+    for (
+      let m = receiveMessageOnPort(this.port);
+      m !== undefined && !this.ended;
+      m = receiveMessageOnPort(this.port)
+    ) {
+      this.receive(m.message as unknown[]);
+    }
+    this.codec?.drainBeforeEnd?.();
     this.end({ kind: 'peer-died', reason });
   }
 

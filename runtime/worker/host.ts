@@ -109,6 +109,11 @@ class WorkerActor {
     private readonly ctl: ControlChannel,
     private readonly a: Assignment,
   ) {
+    // However the thread ends (ctx.exit, process.exit), what was sent on a ring but
+    // still batched is published first, so the peer receives it.
+    process.on('exit', () => {
+      for (const b of this.bindings.values()) b.flushCodec();
+    });
     this.ctx = Object.freeze({
       self: a.id,
       name: a.name,

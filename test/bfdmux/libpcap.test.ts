@@ -144,7 +144,7 @@ test('every builder gives the same verdict as libpcap on every frame', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fishnet-libpcap-'));
   try {
     const w = new PcapWriter();
-    frames.forEach((f, i) => w.add(f, i * 1000));
+    for (const [i, f] of frames.entries()) w.add(f, i * 1000);
     const input = join(dir, 'in.pcap');
     w.writeFile(input);
     for (const [name, ours, theirs] of pairs) {

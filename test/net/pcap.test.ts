@@ -18,7 +18,7 @@ function tmp(): { dir: string; done(): void } {
 test('what the writer writes, the reader reads back: bytes, lengths, timestamps', (t) => {
   const frames = variedFrames();
   const w = new PcapWriter(128);
-  frames.forEach((f, i) => w.add(f.bytes, T0 + i * 1000 + 0.25));
+  for (const [i, f] of frames.entries()) w.add(f.bytes, T0 + i * 1000 + 0.25);
   const r = PcapReader.open(w.toBytes());
   if (!r.ok) return t.fail(r.error);
   t.deepEqual(r.value.header, {
@@ -86,7 +86,7 @@ test('tcpdump reads every frame we write', (t) => {
   try {
     const frames = variedFrames();
     const w = new PcapWriter();
-    frames.forEach((f, i) => w.add(f.bytes, T0 + i * 1000));
+    for (const [i, f] of frames.entries()) w.add(f.bytes, T0 + i * 1000);
     const file = join(dir, 'all.pcap');
     w.writeFile(file);
     const out = execFileSync('tcpdump', ['-nn', '-r', file], {
@@ -106,7 +106,7 @@ test('Wireshark (tshark) dissects every well-formed frame we write, with good ch
     const broken = /truncated|ip header length|ip version|runt|ipv6/;
     const frames = variedFrames().filter((f) => !broken.test(f.name));
     const w = new PcapWriter();
-    frames.forEach((f, i) => w.add(f.bytes, T0 + i * 1000));
+    for (const [i, f] of frames.entries()) w.add(f.bytes, T0 + i * 1000);
     const file = join(dir, 'good.pcap');
     w.writeFile(file);
     // Application dissectors would read our synthetic payloads as (malformed) DNS and DHCP.

@@ -178,3 +178,37 @@ test('a server can refuse a connection by throwing: the client gets the error, n
     t.is(code(e), 'RT_ERR_NOT_PRIVILEGED');
     t.is(rt.stats().bindings, 0);
   }));
+
+test("a peer's last frames arrive before the news of its death, on every transport", (t) =>
+  withRuntime(t, async (rt) => {
+    const { stream } = await import('../fixtures/protocols/generated/stream.ts');
+    const words = 500; // fits a ring of 1024 without waiting
+    for (const transport of [undefined, 'port', 'shm'] as const) {
+      const service = `listener-${transport ?? 'plain'}`;
+      const got: number[] = [];
+      let atDisconnect = -1;
+      if (transport === undefined) {
+        rt.export(service, (b) => {
+          b.handle('word', (i: number) => got.push(i));
+          b.onDisconnect(() => {
+            atDisconnect = got.length;
+          });
+        });
+      } else {
+        rt.serve(stream, service, (s) => {
+          s.rx.item = (seq) => got.push(seq);
+          s.binding.onDisconnect(() => {
+            atDisconnect = got.length;
+          });
+        });
+      }
+      const a = await rt.spawn({ module: fixture('last-words'), args: { service, words, transport } });
+      t.deepEqual(await a.exited, { kind: 'normal' });
+      t.true(await eventually(() => atDisconnect >= 0), `${service}: disconnected`);
+      t.is(atDisconnect, words, `${service}: every word before the disconnect`);
+      t.deepEqual(
+        got,
+        Array.from({ length: words }, (_, i) => i),
+      );
+    }
+  }));
