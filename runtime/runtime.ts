@@ -83,6 +83,8 @@ export class Runtime {
   private readonly pool: ThreadPool;
   private readonly root: Supervisor;
   private nextId = 1;
+  /** For default names: taken at once, so that concurrent spawns get different ones. */
+  private nextName = 1;
   private nextBinding = 1;
   private state: 'running' | 'stopping' | 'stopped' = 'running';
   private stopping: Promise<void> | undefined;
@@ -121,9 +123,11 @@ export class Runtime {
   ): Promise<ActorRef<ApiOf<D>>> {
     this.assertRunning();
     checkActorSpec(spec, 'spawn');
-    const name =
-      spec.name ??
-      `${basename(String(spec.module instanceof URL ? spec.module.pathname : spec.module)).replace(/\.[^.]*$/, '')}-${this.nextId}`;
+    const base = basename(String(spec.module instanceof URL ? spec.module.pathname : spec.module)).replace(
+      /\.[^.]*$/,
+      '',
+    );
+    const name = spec.name ?? `${base}-${this.nextName++}`;
     if (this.byName.has(name)) throw new FishnetError('RT_ERR_NAME_TAKEN', `'${name}'`);
     const started = await this.root.startChild({
       ...spec,
@@ -139,7 +143,7 @@ export class Runtime {
     spec: SupervisorSpec & { restart?: 'permanent' | 'transient' | 'temporary' },
   ): Promise<SupervisorRef> {
     this.assertRunning();
-    const id = spec?.name ?? `supervisor-${this.nextId++}`;
+    const id = spec?.name ?? `supervisor-${this.nextName++}`;
     const sup = await this.root.startChild({ ...spec, name: id, id, type: 'supervisor' });
     return SupervisorRef.of(sup as Supervisor);
   }

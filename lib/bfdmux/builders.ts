@@ -34,7 +34,8 @@ export const PROTO_UDP = 17;
 const BROADCAST = 0xffff_ffff_ffff as Mac;
 
 const and = (...parts: (string | undefined)[]) => {
-  const xs = parts.filter((p): p is string => p !== undefined && p !== '');
+  // '1' is what a filter for "any" comes to: it adds nothing to a conjunction.
+  const xs = parts.filter((p): p is string => p !== undefined && p !== '' && p !== '1');
   // && binds tighter than ||: a part with || in it is always parenthesised.
   return xs.length === 0
     ? '1'
@@ -134,87 +135,43 @@ export function ipv4IcmpFilter(src: Maybe<Ipv4Addr>, dst: Maybe<Ipv4Addr>): stri
   return and(ipv4Filter(src, dst), proto(PROTO_ICMP));
 }
 
-export function ipv4TcpFilter(
+/** IPv4 from `src` to `dst`, a transport protocol, and its ports. */
+export type Ipv4TransportFilter = (
   src: Maybe<Ipv4Addr>,
   dst: Maybe<Ipv4Addr>,
   sport: Maybe<Port>,
   dport: Maybe<Port>,
   opts?: TransportOptions,
-): string {
-  checkPort(sport, 'ipv4TcpFilter sport');
-  checkPort(dport, 'ipv4TcpFilter dport');
-  return and(ipv4Filter(src, dst), proto(PROTO_TCP), ports(sport, dport, opts));
+) => string;
+
+function ipv4Transport(protocol: number, name: string): Ipv4TransportFilter {
+  return (src, dst, sport, dport, opts) => {
+    checkPort(sport, `${name} sport`);
+    checkPort(dport, `${name} dport`);
+    return and(ipv4Filter(src, dst), proto(protocol), ports(sport, dport, opts));
+  };
 }
 
-export function ipv4UdpFilter(
-  src: Maybe<Ipv4Addr>,
-  dst: Maybe<Ipv4Addr>,
-  sport: Maybe<Port>,
-  dport: Maybe<Port>,
-  opts?: TransportOptions,
-): string {
-  checkPort(sport, 'ipv4UdpFilter sport');
-  checkPort(dport, 'ipv4UdpFilter dport');
-  return and(ipv4Filter(src, dst), proto(PROTO_UDP), ports(sport, dport, opts));
+/** IPv4 TCP (build_ipv4_tcp_filter). */
+export const ipv4TcpFilter = ipv4Transport(PROTO_TCP, 'ipv4TcpFilter');
+/** IPv4 UDP (build_ipv4_udp_filter). */
+export const ipv4UdpFilter = ipv4Transport(PROTO_UDP, 'ipv4UdpFilter');
+
+/** The same, and a MAC address (destination or source) first. */
+export type EtherIpv4TransportFilter = (mac: Maybe<Mac>, ...rest: Parameters<Ipv4TransportFilter>) => string;
+
+function withMac(macFilter: (m: Maybe<Mac>) => string, inner: Ipv4TransportFilter): EtherIpv4TransportFilter {
+  return (mac, ...rest) => and(macFilter(mac), inner(...rest));
 }
 
 /** To `mac`, IPv4 TCP (build_ether_dst_ipv4_tcp_filter). */
-export function etherDstIpv4TcpFilter(
-  mac: Maybe<Mac>,
-  src: Maybe<Ipv4Addr>,
-  dst: Maybe<Ipv4Addr>,
-  sport: Maybe<Port>,
-  dport: Maybe<Port>,
-  opts?: TransportOptions,
-): string {
-  return and(
-    dstMacFilter(mac) === '1' ? undefined : dstMacFilter(mac),
-    ipv4TcpFilter(src, dst, sport, dport, opts),
-  );
-}
-
-export function etherDstIpv4UdpFilter(
-  mac: Maybe<Mac>,
-  src: Maybe<Ipv4Addr>,
-  dst: Maybe<Ipv4Addr>,
-  sport: Maybe<Port>,
-  dport: Maybe<Port>,
-  opts?: TransportOptions,
-): string {
-  return and(
-    dstMacFilter(mac) === '1' ? undefined : dstMacFilter(mac),
-    ipv4UdpFilter(src, dst, sport, dport, opts),
-  );
-}
-
+export const etherDstIpv4TcpFilter = withMac(dstMacFilter, ipv4TcpFilter);
+/** To `mac`, IPv4 UDP (build_ether_dst_ipv4_udp_filter). */
+export const etherDstIpv4UdpFilter = withMac(dstMacFilter, ipv4UdpFilter);
 /** From `mac`, IPv4 TCP (build_ether_src_ipv4_tcp_filter). */
-export function etherSrcIpv4TcpFilter(
-  mac: Maybe<Mac>,
-  src: Maybe<Ipv4Addr>,
-  dst: Maybe<Ipv4Addr>,
-  sport: Maybe<Port>,
-  dport: Maybe<Port>,
-  opts?: TransportOptions,
-): string {
-  return and(
-    srcMacFilter(mac) === '1' ? undefined : srcMacFilter(mac),
-    ipv4TcpFilter(src, dst, sport, dport, opts),
-  );
-}
-
-export function etherSrcIpv4UdpFilter(
-  mac: Maybe<Mac>,
-  src: Maybe<Ipv4Addr>,
-  dst: Maybe<Ipv4Addr>,
-  sport: Maybe<Port>,
-  dport: Maybe<Port>,
-  opts?: TransportOptions,
-): string {
-  return and(
-    srcMacFilter(mac) === '1' ? undefined : srcMacFilter(mac),
-    ipv4UdpFilter(src, dst, sport, dport, opts),
-  );
-}
+export const etherSrcIpv4TcpFilter = withMac(srcMacFilter, ipv4TcpFilter);
+/** From `mac`, IPv4 UDP (build_ether_src_ipv4_udp_filter). */
+export const etherSrcIpv4UdpFilter = withMac(srcMacFilter, ipv4UdpFilter);
 
 /** Every ARP frame (build_generic_arp_reply_filter: netd's RX filter copied to every client). */
 export function arpFilter(): string {

@@ -1,6 +1,6 @@
 // A readable listing of bytecode, in the manner of `tcpdump -d`: each instruction
 // with its byte offset, indented by nesting, immediates in decimal and hex.
-import { IMM_WIDTH, OP_NAME, Op } from './opcodes.ts';
+import { BINARY_SYMBOL, IMM_WIDTH, OP_NAME, Op } from './opcodes.ts';
 import type { PNode } from './verify.ts';
 
 export function disassemble(root: PNode, code: Uint8Array): string[] {
@@ -34,28 +34,6 @@ export function disassemble(root: PNode, code: Uint8Array): string[] {
   return out;
 }
 
-const SYM: Record<number, string> = {
-  [Op.EQUAL]: '==',
-  [Op.UNEQUAL]: '!=',
-  [Op.SGREATER]: '>',
-  [Op.SLESS]: '<',
-  [Op.UGREATER]: '}',
-  [Op.ULESS]: '{',
-  [Op.SGREATEREQUAL]: '>=',
-  [Op.SLESSEQUAL]: '<=',
-  [Op.UGREATEREQUAL]: '}=',
-  [Op.ULESSEQUAL]: '{=',
-  [Op.ADD]: '+',
-  [Op.SUB]: '-',
-  [Op.MULT]: '*',
-  [Op.IDIV]: '/',
-  [Op.MOD]: '%',
-  [Op.AND]: '&&',
-  [Op.OR]: '||',
-  [Op.BAND]: '&',
-  [Op.BOR]: '|',
-  [Op.BXOR]: '^',
-};
 const LOADS: Record<number, string> = {
   [Op.LOAD8]: 'int8',
   [Op.LOAD16]: 'int16',
@@ -72,7 +50,7 @@ export function decompile(n: PNode): string {
   if (n.width !== undefined) return `${LOADS[n.op]}[${decompile(n.a!)}]`;
   if (n.op === Op.NOT) return `!${decompile(n.a!)}`;
   if (n.op === Op.BNOT) return `~${decompile(n.a!)}`;
-  return `(${decompile(n.a!)} ${SYM[n.op]} ${decompile(n.b!)})`;
+  return `(${decompile(n.a!)} ${BINARY_SYMBOL[n.op]} ${decompile(n.b!)})`;
 }
 
 function hex(b: number): string {

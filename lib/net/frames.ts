@@ -26,29 +26,32 @@ const ip = (f: IpFields, protocol: number, payloadLength: number): Ipv4Fields =>
   payloadLength,
 });
 
-const scratch = () => new Uint8Array(9216);
+/** An IPv4 frame around a payload (a fragment, or a protocol with no builder of its own). */
+export function ipv4Frame(
+  f: LinkFields & IpFields & { readonly protocol: number; readonly payload: Uint8Array },
+): Uint8Array {
+  const b = new Uint8Array(14 + 8 + 60 + f.payload.length);
+  const l2 = writeEthernet(b, 0, { dst: f.dstMac, src: f.srcMac, ethertype: EtherType.IPV4, vlans: f.vlans });
+  const l3 = writeIpv4(b, l2, ip(f, f.protocol, f.payload.length));
+  b.set(f.payload, l2 + l3);
+  return b.slice(0, l2 + l3 + f.payload.length);
+}
+
+/** The bytes a transport-layer writer produces. */
+function segment(write: (b: Uint8Array, off: number) => number): Uint8Array {
+  const b = new Uint8Array(9000);
+  return b.slice(0, write(b, 0));
+}
 
 export function udpFrame(
   f: LinkFields &
     IpFields & { readonly srcPort: number; readonly dstPort: number; readonly payload?: Uint8Array },
 ): Uint8Array {
-  const b = scratch();
-  const l2 = writeEthernet(b, 0, { dst: f.dstMac, src: f.srcMac, ethertype: EtherType.IPV4, vlans: f.vlans });
-  const ulen = 8 + (f.payload?.length ?? 0);
-  const l3 = writeIpv4(b, l2, ip(f, IpProtocol.UDP, ulen));
-  writeUdp(b, l2 + l3, f);
-  return b.slice(0, l2 + l3 + ulen);
+  return ipv4Frame({ ...f, protocol: IpProtocol.UDP, payload: segment((b, o) => writeUdp(b, o, f)) });
 }
 
 export function tcpFrame(f: LinkFields & IpFields & Omit<TcpFields, 'src' | 'dst'>): Uint8Array {
-  const b = scratch();
-  const l2 = writeEthernet(b, 0, { dst: f.dstMac, src: f.srcMac, ethertype: EtherType.IPV4, vlans: f.vlans });
-  // Write the segment first (into the scratch space after a maximal IP header) to learn its length.
-  const seg = new Uint8Array(9000);
-  const slen = writeTcp(seg, 0, { ...f, src: f.src, dst: f.dst });
-  const l3 = writeIpv4(b, l2, ip(f, IpProtocol.TCP, slen));
-  b.set(seg.subarray(0, slen), l2 + l3);
-  return b.slice(0, l2 + l3 + slen);
+  return ipv4Frame({ ...f, protocol: IpProtocol.TCP, payload: segment((b, o) => writeTcp(b, o, f)) });
 }
 
 export function icmpEchoFrame(
@@ -60,23 +63,7 @@ export function icmpEchoFrame(
       readonly payload?: Uint8Array;
     },
 ): Uint8Array {
-  const b = scratch();
-  const l2 = writeEthernet(b, 0, { dst: f.dstMac, src: f.srcMac, ethertype: EtherType.IPV4, vlans: f.vlans });
-  const ilen = 8 + (f.payload?.length ?? 0);
-  const l3 = writeIpv4(b, l2, ip(f, IpProtocol.ICMP, ilen));
-  writeIcmpEcho(b, l2 + l3, f);
-  return b.slice(0, l2 + l3 + ilen);
-}
-
-/** An IPv4 frame around a raw payload (a fragment, or a protocol with no builder). */
-export function ipv4Frame(
-  f: LinkFields & IpFields & { readonly protocol: number; readonly payload: Uint8Array },
-): Uint8Array {
-  const b = scratch();
-  const l2 = writeEthernet(b, 0, { dst: f.dstMac, src: f.srcMac, ethertype: EtherType.IPV4, vlans: f.vlans });
-  const l3 = writeIpv4(b, l2, ip(f, f.protocol, f.payload.length));
-  b.set(f.payload, l2 + l3);
-  return b.slice(0, l2 + l3 + f.payload.length);
+  return ipv4Frame({ ...f, protocol: IpProtocol.ICMP, payload: segment((b, o) => writeIcmpEcho(b, o, f)) });
 }
 
 export function arpFrame(f: LinkFields & ArpFields): Uint8Array {

@@ -162,3 +162,10 @@ test('with prestarted threads, spawns take a warm thread and the pool refills', 
     },
     { prestart: 2 },
   ));
+
+test('concurrent spawns of one module without names get distinct default names', (t) =>
+  withRuntime(t, async (rt) => {
+    const refs = await Promise.all(Array.from({ length: 6 }, () => rt.spawn({ module: fixture('behave') })));
+    t.is(new Set(refs.map((r) => r.name)).size, 6);
+    t.true(refs.every((r) => /^behave-\d+$/.test(r.name)));
+  }));
