@@ -115,8 +115,12 @@ export class ModuleLoader {
     const dir = cacheDir(path);
     await mkdir(dir, { recursive: true });
     const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
-    const out = join(dir, `${basename(path).replace(/\.[^.]*$/, '')}-${hash}.mjs`);
+    // <module>-<which module, by path>-<which build, by content>.mjs
+    const which = createHash('sha256').update(path).digest('hex').slice(0, 8);
+    const prefix = `${basename(path).replace(/\.[^.]*$/, '')}-${which}-`;
+    const out = join(dir, `${prefix}${hash}.mjs`);
     if (!existsSync(out)) {
+      await pruneOlder(dir, basename(out), prefix);
       // Write then rename: concurrent test processes may build the same bundle.
       const tmp = `${out}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
       await writeFile(`${tmp}.map`, map);
@@ -158,10 +162,27 @@ export function locate(spec: string | URL): string {
 
 async function fresh(c: Cached): Promise<boolean> {
   try {
+    if (!existsSync(fileURLToPath(c.url))) return false;
     const now = await Promise.all(c.inputs.map((i) => stat(i.path)));
     return now.every((s, k) => s.mtimeMs === c.inputs[k]!.mtimeMs && s.size === c.inputs[k]!.size);
   } catch {
     return false;
+  }
+}
+
+/**
+ * Remove bundles of the same module built from older sources (other hashes), so that
+ * the cache does not grow with every edit. Bundles newer than a minute are kept: a
+ * concurrent test process may have just built one it is about to load.
+ */
+async function pruneOlder(dir: string, keep: string, prefix: string): Promise<void> {
+  const { readdir, unlink } = await import('node:fs/promises');
+  const now = Date.now();
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    if (!f.startsWith(prefix) || f === keep || f === `${keep}.map`) continue;
+    if (!/^[0-9a-f]{16}\.mjs(\.map)?$/.test(f.slice(prefix.length))) continue;
+    const s = await stat(join(dir, f)).catch(() => undefined);
+    if (s && now - s.mtimeMs > 60_000) await unlink(join(dir, f)).catch(() => {});
   }
 }
 

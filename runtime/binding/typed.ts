@@ -265,8 +265,12 @@ export abstract class TypedEndpoint implements Codec {
         this.malformed('port frame without ordering tag');
         return;
       }
-      while (((tag - this.ringRecv) | 0) > 0 && this.inRing.available() > 0)
-        this.deliverSlot(this.inRing.front());
+      let available = this.inRing.available();
+      if (available < 0 || available > this.inRing.capacity) {
+        this.corrupted();
+        return;
+      }
+      while (((tag - this.ringRecv) | 0) > 0 && available-- > 0) this.deliverSlot(this.inRing.front());
       this.inRing.release();
     }
     this.portRecv = (this.portRecv + 1) | 0;
@@ -302,6 +306,13 @@ export abstract class TypedEndpoint implements Codec {
     this.inRing?.close();
   }
 
+  /** The peer published more than the ring holds: its memory cannot be trusted. End the binding. */
+  private corrupted(): void {
+    this.malformed('ring indices corrupted');
+    this.ended = true;
+    queueMicrotask(() => this.binding.close());
+  }
+
   private deliverSlot(at: number): void {
     const r = this.inRing!;
     const w = r.w;
@@ -331,10 +342,7 @@ export abstract class TypedEndpoint implements Codec {
           available = r.available();
           if (available === 0) break;
           if (available < 0 || available > r.capacity) {
-            // The peer published more than the ring holds: its memory cannot be trusted. End the binding.
-            this.malformed('ring indices corrupted');
-            queueMicrotask(() => this.binding.close());
-            this.ended = true;
+            this.corrupted();
             break;
           }
         }
