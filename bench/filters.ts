@@ -76,24 +76,49 @@ function packets(n: number): Uint8Array[] {
   return out;
 }
 
-/** Nanoseconds per call of `f` over the packets, run for at least `budgetMs`. */
-function nsPer(f: (p: Uint8Array) => number, ps: Uint8Array[], budgetMs: number): number {
-  let sink = 0;
-  for (const p of ps) sink += f(p); // warm up
-  let calls = 0;
-  const t0 = performance.now();
-  let t = t0;
-  do {
-    for (let i = 0; i < ps.length; i++) sink += f(ps[i]!);
-    calls += ps.length;
-    t = performance.now();
-  } while (t - t0 < budgetMs);
-  if (sink === -1) console.log(''); // keep the work
-  return ((t - t0) * 1e6) / calls;
+/** Timings on this shared machine vary from round to round: keep every round. */
+interface Timing {
+  median: number;
+  min: number;
+  max: number;
 }
 
+const ROUNDS = 7;
+
+/**
+ * Nanoseconds per call of `f` over the packets: ROUNDS rounds of budgetMs / ROUNDS
+ * each, after a warm-up; the median is the result, min and max its spread.
+ */
+function nsPer(f: (p: Uint8Array) => number, ps: Uint8Array[], budgetMs: number): Timing {
+  // A timing loop of its own for every measurement: a shared one would see many
+  // functions at its call site, stop inlining them, and time the call, not the filter.
+  const loop = new Function(
+    'f',
+    'ps',
+    'ms',
+    `let sink = 0, calls = 0;
+     const t0 = performance.now();
+     let t = t0;
+     do {
+       for (let i = 0; i < ps.length; i++) sink += f(ps[i]);
+       calls += ps.length;
+       t = performance.now();
+     } while (t - t0 < ms);
+     return sink === -1 ? -1 : ((t - t0) * 1e6) / calls;`,
+  ) as (f: (p: Uint8Array) => number, ps: Uint8Array[], ms: number) => number;
+  loop(f, ps, budgetMs / ROUNDS); // warm up
+  const rounds = Array.from({ length: ROUNDS }, () => loop(f, ps, budgetMs / ROUNDS)).sort((a, b) => a - b);
+  return { median: rounds[ROUNDS >> 1]!, min: rounds[0]!, max: rounds[ROUNDS - 1]! };
+}
+
+const perSecond = (t: Timing) => ({
+  median: Math.round(1e9 / t.median),
+  best: Math.round(1e9 / t.min),
+  worst: Math.round(1e9 / t.max),
+});
+
 export async function filtersBench(): Promise<unknown> {
-  const budget = quick ? 150 : 600;
+  const budget = quick ? 300 : 1400;
   const single = rxFilter(0);
   const ps1 = packets(1);
   const vm = prepare(single.program);
@@ -103,9 +128,11 @@ export async function filtersBench(): Promise<unknown> {
   const matching = ps1.filter((_, i) => i % 4 < 3);
   const vmMatchNs = nsPer((p) => executeFilter(vm, p, p.length), matching, budget);
   const jitMatchNs = nsPer((p) => jit(p, p.length), matching, budget);
-  console.log(
-    `netd RX port filter: VM ${(1000 / vmNs).toFixed(1)} M/s (${(1000 / vmMatchNs).toFixed(1)} M/s on matching packets), JIT ${(1000 / jitNs).toFixed(1)} M/s (${(1000 / jitMatchNs).toFixed(1)} M/s)`,
-  );
+  const m = (t: Timing) =>
+    `${(1000 / t.median).toFixed(1)} M/s [${(1000 / t.max).toFixed(1)}..${(1000 / t.min).toFixed(1)}]`;
+  console.log(`netd RX port filter, median [worst..best] of ${ROUNDS} rounds:`);
+  console.log(`  VM  ${m(vmNs)}; on matching packets ${m(vmMatchNs)}`);
+  console.log(`  JIT ${m(jitNs)}; on matching packets ${m(jitMatchNs)}`);
 
   const rows: Record<string, number>[] = [];
   const out = new Int32Array(16);
@@ -126,38 +153,38 @@ export async function filtersBench(): Promise<unknown> {
       if (index.first(p) !== a || linearJit.first(p) !== a) throw new Error(`disagreement at N=${n}`);
     }
     const scanBudget = n >= 1000 ? budget * 2 : budget;
-    const row = {
+    const scan = n >= 1000 ? ps.slice(0, 32) : ps;
+    const idx = nsPer((p) => index.classify(p, p.length, out), ps, budget);
+    const lvm = nsPer((p) => linearVm.classify(p, p.length, out), scan, scanBudget);
+    const ljit = nsPer((p) => linearJit.classify(p, p.length, out), scan, scanBudget);
+    rows.push({
       n,
-      indexNs: nsPer((p) => index.classify(p, p.length, out), ps, budget),
-      linearVmNs: nsPer(
-        (p) => linearVm.classify(p, p.length, out),
-        n >= 1000 ? ps.slice(0, 32) : ps,
-        scanBudget,
-      ),
-      linearJitNs: nsPer(
-        (p) => linearJit.classify(p, p.length, out),
-        n >= 1000 ? ps.slice(0, 32) : ps,
-        scanBudget,
-      ),
-    };
-    rows.push(row);
+      indexNs: idx.median,
+      indexBestNs: idx.min,
+      indexWorstNs: idx.max,
+      linearVmNs: lvm.median,
+      linearJitNs: ljit.median,
+    });
     console.log(
-      `N=${n}: index ${row.indexNs.toFixed(1)} ns (${(1000 / row.indexNs).toFixed(1)} M/s), linear VM ${row.linearVmNs.toFixed(0)} ns, linear JIT ${row.linearJitNs.toFixed(0)} ns`,
+      `N=${n}: index ${idx.median.toFixed(1)} ns [${idx.min.toFixed(1)}..${idx.max.toFixed(1)}] (${(1000 / idx.median).toFixed(1)} M/s), linear VM ${lvm.median.toFixed(0)} ns, linear JIT ${ljit.median.toFixed(0)} ns`,
     );
   }
   const at = (n: number) => rows.find((r) => r.n === n)!;
   const result = {
     packets: 'per N: 256 frames, 3 in 4 UDP to one of the N ports, the rest TCP or ARP to no port',
     filter: single.expression,
+    rounds: ROUNDS,
     single: {
-      vmPerSecond: Math.round(1e9 / vmNs),
-      jitPerSecond: Math.round(1e9 / jitNs),
-      vmPerSecondMatching: Math.round(1e9 / vmMatchNs),
-      jitPerSecondMatching: Math.round(1e9 / jitMatchNs),
+      vm: perSecond(vmNs),
+      jit: perSecond(jitNs),
+      vmMatchingPackets: perSecond(vmMatchNs),
+      jitMatchingPackets: perSecond(jitMatchNs),
     },
     byN: rows.map((r) => ({
       n: r.n,
       indexNs: round(r.indexNs!),
+      indexNsBest: round(r.indexBestNs!),
+      indexNsWorst: round(r.indexWorstNs!),
       indexPerSecond: Math.round(1e9 / r.indexNs!),
       linearVmNs: round(r.linearVmNs!),
       linearJitNs: round(r.linearJitNs!),
@@ -187,13 +214,13 @@ export async function filtersBench(): Promise<unknown> {
       name: 'one filter, VM',
       color: '#7f8c8d',
       dashed: true,
-      points: NS.map((n) => [n, vmNs] as [number, number]),
+      points: NS.map((n) => [n, vmNs.median] as [number, number]),
     },
     {
       name: 'one filter, JIT',
       color: '#27ae60',
       dashed: true,
-      points: NS.map((n) => [n, jitNs] as [number, number]),
+      points: NS.map((n) => [n, jitNs.median] as [number, number]),
     },
   ]);
   const svgPath = new URL('./results/filters.svg', import.meta.url);

@@ -1,16 +1,24 @@
-// `npm run bench`: every benchmark, results in bench/results/*.json. `--quick` for a short run.
-import { filtersBench } from './filters.ts';
-import { runtimeBench } from './runtime.ts';
-import { transportsBench } from './transports.ts';
+// `npm run bench`: every benchmark, each in a process of its own (so that one's JIT
+// state and garbage do not weigh on the next); results in bench/results/*.json.
+// `npm run bench -- filters` runs one; `--quick` shortens them.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
-const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-const benches: Record<string, () => Promise<unknown>> = {
-  runtime: runtimeBench,
-  transports: transportsBench,
-  filters: filtersBench,
-};
-for (const [name, run] of Object.entries(benches)) {
+const benches = ['runtime', 'transports', 'filters'];
+const args = process.argv.slice(2);
+const only = args.filter((a) => !a.startsWith('--'));
+const flags = args.filter((a) => a.startsWith('--'));
+const unknown = only.filter((b) => !benches.includes(b));
+if (unknown.length) {
+  console.error(`unknown benchmark ${unknown.join(', ')}: choose from ${benches.join(', ')}`);
+  process.exit(2);
+}
+let failed = 0;
+for (const name of benches) {
   if (only.length && !only.includes(name)) continue;
   console.log(`== ${name}`);
-  await run();
+  const file = fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', file, ...flags], { stdio: 'inherit' });
+  if (r.status !== 0) failed++;
 }
+process.exit(failed ? 1 : 0);

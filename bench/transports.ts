@@ -18,8 +18,9 @@ const counts: Record<Transport, Record<Mode, number>> = quick
   ? { shm: { batched: 1_000_000, unbatched: 20_000 }, port: { batched: 50_000, unbatched: 20_000 } }
   : { shm: { batched: 5_000_000, unbatched: 100_000 }, port: { batched: 300_000, unbatched: 100_000 } };
 
-async function pair(rt: Runtime, transport: Transport, pollBudget: number) {
-  const service = `sink-${transport}-${pollBudget}-${Math.random().toString(36).slice(2, 7)}`;
+/** A producer and a consumer actor; `pollBudget` undefined leaves the runtime's default. */
+async function pair(rt: Runtime, transport: Transport, pollBudget: number | undefined) {
+  const service = `sink-${transport}-${pollBudget ?? 'default'}-${Math.random().toString(36).slice(2, 7)}`;
   const sink = await rt.spawn<typeof SinkActor>({ module: fixture('sink'), args: { service, pollBudget } });
   const producer = await rt.spawn<typeof StreamerActor>({
     module: fixture('streamer'),
@@ -28,7 +29,7 @@ async function pair(rt: Runtime, transport: Transport, pollBudget: number) {
   return { sink, producer };
 }
 
-async function oneWay(rt: Runtime, transport: Transport, mode: Mode, pollBudget = 0) {
+async function oneWay(rt: Runtime, transport: Transport, mode: Mode, pollBudget?: number) {
   const { sink, producer } = await pair(rt, transport, pollBudget);
   const arrived = async (n: number) => {
     for (;;) {
@@ -44,22 +45,29 @@ async function oneWay(rt: Runtime, transport: Transport, mode: Mode, pollBudget 
   await producer.api.run(warm, 0, mode);
   await arrived(warm); // before reset: the warm-up must not land in the measured run
   const n = counts[transport][mode];
-  await sink.api.reset(n);
-  const { startAt, stats } = await producer.api.run(n, 0, mode);
-  await arrived(n);
-  const seconds = ((await sink.api.lastAt()) - startAt) / 1000;
+  // Three runs: this machine is shared, and one run can land on a bad moment.
+  const runs: { perSecond: number; doorbells: number; busy: number }[] = [];
+  for (let r = 0; r < 3; r++) {
+    await sink.api.reset(n);
+    const { startAt, stats } = await producer.api.run(n, 0, mode);
+    await arrived(n);
+    const seconds = ((await sink.api.lastAt()) - startAt) / 1000;
+    runs.push({ perSecond: Math.round(n / seconds), doorbells: stats.doorbells, busy: stats.busy });
+  }
   await producer.kill();
   await sink.kill();
+  const sorted = [...runs].sort((a, b) => a.perSecond - b.perSecond);
   return {
     messages: n,
-    seconds: round(seconds),
-    perSecond: Math.round(n / seconds),
-    doorbells: stats.doorbells,
-    busy: stats.busy,
+    perSecond: sorted[1]!.perSecond,
+    worst: sorted[0]!.perSecond,
+    best: sorted[2]!.perSecond,
+    doorbellsPerRun: Math.round(runs.reduce((x, y) => x + y.doorbells, 0) / 3),
+    busyPerRun: Math.round(runs.reduce((x, y) => x + y.busy, 0) / 3),
   };
 }
 
-async function roundTrip(rt: Runtime, transport: Transport, pollBudget = 0) {
+async function roundTrip(rt: Runtime, transport: Transport, pollBudget?: number) {
   const { sink, producer } = await pair(rt, transport, pollBudget);
   const n = quick ? 3000 : 20000;
   await producer.api.roundTrips(500);

@@ -22,10 +22,9 @@ export function jitSource(program: Program): string {
 }
 
 export function jitFilter(program: Program): FilterFn {
-  const body = jitSource(program);
-  const f = new Function('p', 'n', body) as FilterFn;
-  // Callers may pass a length past the buffer; the VM clamps, so does this.
-  return (p, n = p.length) => f(p, Math.min(n, p.length));
+  // Callers may pass a length past the buffer (or none); the VM clamps, so does this.
+  const body = `if (n === undefined || n > p.length) n = p.length;\n${jitSource(program)}`;
+  return new Function('p', 'n', body) as FilterFn;
 }
 
 function narrowSource(root: PNode): string {
@@ -158,10 +157,16 @@ function narrowSource(root: PNode): string {
       const atom = rootAtom(t);
       if (atom) {
         out(`if (n < ${atom.offset + atom.width}) return ${LOAD_ERROR};`);
-        const read = loadExpr(atom.width, String(atom.offset));
-        out(
-          `if (${atom.mask === undefined ? read : `((${read} & ${atom.mask}) >>> 0)`} !== ${atom.value}) return 0;`,
-        );
+        // Equality does not care about signedness: compare as int32, which stays a small integer.
+        const o = atom.offset;
+        const read =
+          atom.width === 1
+            ? `p[${o}]`
+            : atom.width === 2
+              ? `((p[${o}] << 8) | p[${o + 1}])`
+              : `((p[${o}] << 24) | (p[${o + 1}] << 16) | (p[${o + 2}] << 8) | p[${o + 3}])`;
+        const value = atom.mask === undefined ? read : `(${read} & ${atom.mask | 0})`;
+        out(`if (${value} !== ${atom.value | 0}) return 0;`);
       } else out(`if (${gen(t)} === 0) return 0;`);
     }
     r = gen(terms[terms.length - 1]!);

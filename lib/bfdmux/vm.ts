@@ -47,6 +47,16 @@ const I = {
   CEQM1K: 25, // off mask k target: like CEQ, on (load & consts[mask]) >>> 0
   CEQM2K: 26,
   CEQM4K: 27,
+  REQ1K: 53, // off k: at the top-level &&: if p[off] !== consts[k] the verdict is no match
+  REQ2K: 54,
+  REQ4K: 55,
+  REQM1K: 56, // off mask k: the same on (load & consts[mask]) >>> 0
+  REQM2K: 57,
+  REQM4K: 58,
+  REQT: 59, // at the top-level &&: if t is 0 the verdict is no match, else pop
+  LDAFF1: 60, // w off mask mul add: push the load at ((p[off] & mask) * mul) + add (a header length)
+  LDAFF2: 61,
+  LDAFF4: 62,
   JZAND: 17, // target: && (t 0: keep it, jump; else pop)
   JNZOR: 18, // target: || (t non-zero: make it 1, jump; else pop)
   BOOL: 19,
@@ -98,6 +108,15 @@ const OPERANDS: Record<number, number> = {
   [I.CEQM1K]: 4,
   [I.CEQM2K]: 4,
   [I.CEQM4K]: 4,
+  [I.REQ1K]: 2,
+  [I.REQ2K]: 2,
+  [I.REQ4K]: 2,
+  [I.REQM1K]: 3,
+  [I.REQM2K]: 3,
+  [I.REQM4K]: 3,
+  [I.LDAFF1]: 4,
+  [I.LDAFF2]: 4,
+  [I.LDAFF4]: 4,
 };
 
 const BIN: Record<number, number> = {
@@ -150,7 +169,9 @@ export function prepare(program: Program): Prepared {
     }
     if (n.width !== undefined) {
       const off = constOffset(n);
+      const aff = off === undefined && n.width !== 8 ? affineOf(n.a!) : undefined;
       if (off !== undefined) ins.push(width(n.width, I.LD1K), off);
+      else if (aff) ins.push(width(n.width, I.LDAFF1), aff.offset, k(aff.mask), k(aff.mul), k(aff.add));
       else {
         emit(n.a!);
         ins.push(width(n.width, I.LD1));
@@ -266,7 +287,51 @@ export function prepare(program: Program): Prepared {
     return off === undefined ? undefined : { width: x.width, offset: off, value: c };
   };
 
-  emit(program.root);
+  // `c + ((int8[off] & m) * k)` in any order: the offset of a header whose length is in a byte.
+  const affineOf = (n: PNode): { offset: number; mask: number; mul: number; add: number } | undefined => {
+    let add = 0;
+    let x = n;
+    if (x.op === Op.ADD) {
+      const c = constOf(x.b) ?? constOf(x.a);
+      if (c === undefined) return undefined;
+      add = c;
+      x = constOf(x.b) !== undefined ? x.a! : x.b!;
+    }
+    let mul = 1;
+    if (x.op === Op.MULT) {
+      const c = constOf(x.b) ?? constOf(x.a);
+      if (c === undefined) return undefined;
+      mul = c;
+      x = constOf(x.b) !== undefined ? x.a! : x.b!;
+    }
+    let mask = 0xff;
+    if (x.op === Op.BAND) {
+      const c = constOf(x.b) ?? constOf(x.a);
+      if (c === undefined || c < 0 || c > 0xff) return undefined;
+      mask = c;
+      x = constOf(x.b) !== undefined ? x.a! : x.b!;
+    }
+    if (x.width !== 1) return undefined;
+    const offset = constOffset(x);
+    if (offset === undefined || (add === 0 && mul === 1 && mask === 0xff)) return undefined;
+    // Exact on numbers: the verifier has checked the ranges of the whole expression.
+    return { offset, mask, mul, add };
+  };
+  // The top-level && chain: a term that fails decides the verdict at once.
+  const root = program.root;
+  if (root.op === Op.AND) {
+    const terms = chain(root, Op.AND);
+    for (const term of terms.slice(0, -1)) {
+      const a = term.op === Op.EQUAL ? atomOf(term) : undefined;
+      if (a && a.mask === undefined) ins.push(width(a.width, I.REQ1K), a.offset, k(a.value));
+      else if (a) ins.push(width(a.width, I.REQM1K), a.offset, k(a.mask!), k(a.value));
+      else {
+        emit(term);
+        ins.push(I.REQT);
+      }
+    }
+    emit(terms[terms.length - 1]!);
+  } else emit(root);
   ins.push(I.RET);
   return { program, ins: Int32Array.from(ins), consts: Float64Array.from(consts) };
 }
@@ -459,6 +524,74 @@ function runNarrow(ins: Int32Array, consts: Float64Array, p: Uint8Array, n: numb
           consts[ins[pc + 3]!]
             ? 1
             : 0;
+        pc += 5;
+        break;
+      }
+      case I.REQ1K: {
+        const o = ins[pc + 1]!;
+        if (o + 1 > n) return LOAD_ERROR;
+        if (p[o]! !== consts[ins[pc + 2]!]) return NO_MATCH;
+        pc += 3;
+        break;
+      }
+      case I.REQ2K: {
+        const o = ins[pc + 1]!;
+        if (o + 2 > n) return LOAD_ERROR;
+        if (((p[o]! << 8) | p[o + 1]!) !== consts[ins[pc + 2]!]) return NO_MATCH;
+        pc += 3;
+        break;
+      }
+      case I.REQ4K: {
+        const o = ins[pc + 1]!;
+        if (o + 4 > n) return LOAD_ERROR;
+        if (((p[o]! << 24) | (p[o + 1]! << 16) | (p[o + 2]! << 8) | p[o + 3]!) >>> 0 !== consts[ins[pc + 2]!])
+          return NO_MATCH;
+        pc += 3;
+        break;
+      }
+      case I.REQM1K: {
+        const o = ins[pc + 1]!;
+        if (o + 1 > n) return LOAD_ERROR;
+        if ((p[o]! & consts[ins[pc + 2]!]!) >>> 0 !== consts[ins[pc + 3]!]) return NO_MATCH;
+        pc += 4;
+        break;
+      }
+      case I.REQM2K: {
+        const o = ins[pc + 1]!;
+        if (o + 2 > n) return LOAD_ERROR;
+        if ((((p[o]! << 8) | p[o + 1]!) & consts[ins[pc + 2]!]!) >>> 0 !== consts[ins[pc + 3]!])
+          return NO_MATCH;
+        pc += 4;
+        break;
+      }
+      case I.REQM4K: {
+        const o = ins[pc + 1]!;
+        if (o + 4 > n) return LOAD_ERROR;
+        const v = ((p[o]! << 24) | (p[o + 1]! << 16) | (p[o + 2]! << 8) | p[o + 3]!) & consts[ins[pc + 2]!]!;
+        if (v >>> 0 !== consts[ins[pc + 3]!]) return NO_MATCH;
+        pc += 4;
+        break;
+      }
+      case I.REQT:
+        if (t === 0) return NO_MATCH;
+        t = s[sp--]!;
+        pc++;
+        break;
+      case I.LDAFF1:
+      case I.LDAFF2:
+      case I.LDAFF4: {
+        const base = ins[pc + 1]!;
+        if (base + 1 > n) return LOAD_ERROR;
+        const o = ((p[base]! & consts[ins[pc + 2]!]!) >>> 0) * consts[ins[pc + 3]!]! + consts[ins[pc + 4]!]!;
+        const w = ins[pc] === I.LDAFF1 ? 1 : ins[pc] === I.LDAFF2 ? 2 : 4;
+        if (!(o >= 0 && o + w <= n)) return LOAD_ERROR;
+        s[++sp] = t;
+        t =
+          w === 1
+            ? p[o]!
+            : w === 2
+              ? (p[o]! << 8) | p[o + 1]!
+              : ((p[o]! << 24) | (p[o + 1]! << 16) | (p[o + 2]! << 8) | p[o + 3]!) >>> 0;
         pc += 5;
         break;
       }
@@ -662,6 +795,13 @@ export function instructions(p: Prepared): string[] {
       shown = ` [${a}], #${p.consts![p.ins[pc + 2]!]}`;
     else if (op === I.CEQ1K || op === I.CEQ2K || op === I.CEQ4K) {
       shown = ` [${a}], #${p.consts![p.ins[pc + 2]!]} else -> ${p.ins[pc + 3]}`;
+    } else if (op === I.REQ1K || op === I.REQ2K || op === I.REQ4K) {
+      shown = ` [${a}], #${p.consts![p.ins[pc + 2]!]} else no match`;
+    } else if (op === I.REQM1K || op === I.REQM2K || op === I.REQM4K) {
+      shown = ` [${a}] & #${p.consts![p.ins[pc + 2]!]}, #${p.consts![p.ins[pc + 3]!]} else no match`;
+    } else if (op === I.LDAFF1 || op === I.LDAFF2 || op === I.LDAFF4) {
+      const c = (i: number) => p.consts![p.ins![pc + i]!];
+      shown = ` [${c(4)} + (p[${a}] & ${c(2)}) * ${c(3)}]`;
     } else if (op === I.CEQM1K || op === I.CEQM2K || op === I.CEQM4K) {
       shown = ` [${a}] & #${p.consts![p.ins[pc + 2]!]}, #${p.consts![p.ins[pc + 3]!]} else -> ${p.ins[pc + 4]}`;
     } else if (op === I.LD1K || op === I.LD2K || op === I.LD4K) shown = ` [${a}]`;
