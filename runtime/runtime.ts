@@ -44,7 +44,7 @@ import { ROOT, type RuntimeEvent, Supervisor, type SupervisorHost } from './supe
 export interface RuntimeOptions {
   /**
    * Threads kept booted and idle so that spawns skip thread start-up (default 1).
-   * Measured here: spawn p50 ~28 ms from a warm thread, ~74 ms from a cold one.
+   * Measured here: spawn p50 ~19-28 ms from a warm thread, ~50-74 ms from a cold one.
    */
   readonly prestart?: number;
   /** Resource limits of every thread unless a spawn gives its own. */
