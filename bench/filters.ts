@@ -14,16 +14,13 @@ import {
   verifyFilter,
   vmFilter,
 } from '../lib/bfdmux/index.ts';
-import { arpFrame, ipv4, mac, port, tcpFrame, udpFrame } from '../lib/net/index.ts';
+import { arpFrame, mac, port, tcpFrame, udpFrame } from '../lib/net/index.ts';
+import { HOST_IP, HOST_MAC, PEER_IP, PEER_MAC } from '../test/helpers/frames.ts';
 import { logLogPlot } from './plot.ts';
 import { writeResult } from './stats.ts';
 
 const quick = process.argv.includes('--quick');
 const NS = [1, 10, 100, 1000, 10000];
-const HOST_MAC = mac('02:00:00:00:00:01');
-const PEER_MAC = mac('02:00:00:00:00:09');
-const HOST_IP = ipv4('10.0.0.2');
-const PEER_IP = ipv4('10.0.0.9');
 const BASE_PORT = 10000;
 
 const rxFilter = (i: number) =>
