@@ -2,8 +2,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateRepository } from '../runtime/flounder/generate-all.ts';
-import { CompileError } from '../runtime/flounder/source.ts';
+import { generateRepository } from '../tools/flounder/generate-all.ts';
+import { CompileError } from '../tools/flounder/source.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 try {

@@ -6,7 +6,7 @@
 //   });
 
 import type { Binding } from './binding/binding.ts';
-import type { InterfaceDescriptor, Transport, TypedEndpoint } from './binding/typed.ts';
+import type { InterfaceDescriptor, Transport, TypedEndpoint } from './binding/transport-mux.ts';
 import type { ActorId, Down, MonitorRef } from './reasons.ts';
 
 const ACTOR_BRAND = Symbol.for('fishnet.actor');

@@ -8,8 +8,8 @@
 // This is how only netd reaches the driver's control interface, and how only the
 // driver can be the one that exports it.
 
+import { FishnetError } from '../protocols/errors.ts';
 import type { CapabilityRef } from './actor.ts';
-import { FishnetError } from './errors.ts';
 
 const grants = new WeakSet<object>();
 

@@ -3,7 +3,7 @@
 // speaks on it; actors never see it.
 
 import { type MessagePort, receiveMessageOnPort, type Transferable } from 'node:worker_threads';
-import { FishnetError, type WireError } from './errors.ts';
+import { FishnetError, type WireError } from '../protocols/errors.ts';
 import { PendingCalls } from './pending.ts';
 
 type Frame =

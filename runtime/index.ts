@@ -1,4 +1,6 @@
 // fishnet's actor runtime: spawn, supervise, monitor, name services, bind.
+
+export { Err, type ErrCode, type ErrName, errorName, FishnetError, isFailure } from '../protocols/errors.ts';
 export {
   type ActorContext,
   type ActorDefinition,
@@ -12,7 +14,6 @@ export {
 } from './actor.ts';
 export { Binding, type BindingId, type DisconnectReason, type PeerInfo } from './binding/binding.ts';
 export type { Grant, ServiceCapability } from './capabilities.ts';
-export { Err, type ErrCode, type ErrName, errorName, FishnetError, isFailure } from './errors.ts';
 export type { Remote } from './management.ts';
 export {
   type ActorId,

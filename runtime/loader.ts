@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
-import { FishnetError } from './errors.ts';
+import { FishnetError } from '../protocols/errors.ts';
 
 export interface LoadedActor {
   /** What the thread imports: a bundle of the worker host and the actor module. */

@@ -6,7 +6,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { FishnetError, type WireError } from './errors.ts';
+import { FishnetError, type WireError } from '../protocols/errors.ts';
 import { describeReason, type ExitReason } from './reasons.ts';
 
 export type Remote<T> = Comlink.Remote<T>;

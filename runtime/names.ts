@@ -1,9 +1,9 @@
 // The name service: which actor exports which service, which names are privileged,
 // and who is waiting for a name to appear.
 
+import { FishnetError } from '../protocols/errors.ts';
 import type { InterfaceId } from './binding/offer.ts';
 import { Grant, type ServiceCapability } from './capabilities.ts';
-import { FishnetError } from './errors.ts';
 import type { ActorId } from './reasons.ts';
 
 interface Waiter {

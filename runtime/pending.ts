@@ -3,7 +3,7 @@
 // channel, dynamic bindings and generated rpc stubs, so that "pending calls reject
 // when the peer dies" is implemented once.
 
-import { FishnetError } from './errors.ts';
+import { FishnetError } from '../protocols/errors.ts';
 
 interface Entry {
   resolve(v: unknown): void;

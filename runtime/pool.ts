@@ -5,7 +5,7 @@
 // are fixed when a thread starts).
 
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
-import { Err } from './errors.ts';
+import { Err } from '../protocols/errors.ts';
 import type { ResourceLimits } from './spec.ts';
 import { BOOT_SCRIPT } from './worker/boot.ts';
 

@@ -3,10 +3,10 @@
 // exactly one `exit` callback, whatever order they come in.
 
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
+import { FishnetError, type WireError } from '../protocols/errors.ts';
 import type { CapabilityRef } from './actor.ts';
 import type { CSpace } from './capabilities.ts';
 import { ControlChannel } from './control.ts';
-import { FishnetError, type WireError } from './errors.ts';
 import { ManagementChannel } from './management.ts';
 import type { ActorId, ExitReason } from './reasons.ts';
 import type { ActorSpec, ShutdownPolicy } from './spec.ts';

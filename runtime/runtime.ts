@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { basename } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
+import { FishnetError } from '../protocols/errors.ts';
 import type {
   ActorDefinition,
   ApiOf,
@@ -27,10 +28,9 @@ import {
   openBinding,
   typedEndpoint,
 } from './binding/offer.ts';
-import type { InterfaceDescriptor, TypedEndpoint } from './binding/typed.ts';
+import type { InterfaceDescriptor, TypedEndpoint } from './binding/transport-mux.ts';
 import { CSpace, type ServiceCapability } from './capabilities.ts';
 import { Transfer } from './control.ts';
-import { FishnetError } from './errors.ts';
 import { ModuleLoader } from './loader.ts';
 import { MonitorTable } from './monitors.ts';
 import { NameService } from './names.ts';

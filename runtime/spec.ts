@@ -1,8 +1,8 @@
 // What a spawn, a child or a supervisor is asked to be, and the checks that turn a
 // bad specification into RT_ERR_BAD_SPEC naming the field, before any thread starts.
 
+import { FishnetError } from '../protocols/errors.ts';
 import type { Grant } from './capabilities.ts';
-import { FishnetError } from './errors.ts';
 
 /** OTP restart types: permanent always, transient after an abnormal exit, temporary never. */
 export type RestartType = 'permanent' | 'transient' | 'temporary';

@@ -13,7 +13,7 @@
 // supervisor runs in order on its queue, so exits that arrive during a restart are
 // handled after it, against the children as they are then.
 
-import { FishnetError } from './errors.ts';
+import { FishnetError } from '../protocols/errors.ts';
 import type { ActorProcess } from './process.ts';
 import { type ExitReason, isAbnormal } from './reasons.ts';
 import {

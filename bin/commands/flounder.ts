@@ -2,11 +2,7 @@
 // with --check, only check it. Diagnostics go to stderr as file:line:column.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import {
-  compileInterface,
-  DEFAULT_RUNTIME_IMPORT,
-  formatDiagnostics,
-} from '../../runtime/flounder/compile.ts';
+import { compileInterface, DEFAULT_RUNTIME_IMPORT, formatDiagnostics } from '../../tools/flounder/compile.ts';
 import type { Command } from '../cli.ts';
 
 export const flounder: Command = {

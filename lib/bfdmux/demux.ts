@@ -14,7 +14,7 @@
 // a filter matches iff all its atoms hold and its residual matches. Atoms have no
 // effects, and a load that fails makes its filter not match whatever the order.
 
-import { FishnetError } from '../../runtime/errors.ts';
+import { FishnetError } from '../../protocols/errors.ts';
 import { type FilterFn, jitFilter, jitValue } from './jit.ts';
 import { Op } from './opcodes.ts';
 import { type PNode, type Program, verifyFilter } from './verify.ts';

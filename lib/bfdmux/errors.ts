@@ -1,6 +1,6 @@
 // A filter that does not compile: what is wrong and where (a column, and a caret
 // under it), as a registry error (BFDMUX_ERR_SYNTAX and friends).
-import { type ErrName, FishnetError } from '../../runtime/errors.ts';
+import { type ErrName, FishnetError } from '../../protocols/errors.ts';
 import type { Span } from './ast.ts';
 
 export class FilterError extends FishnetError {

@@ -8,7 +8,7 @@
 // the short circuit must not fail the filter), && and || as nested ifs. Wide
 // programs compute on bigint with the same structure.
 
-import { Err } from '../../runtime/errors.ts';
+import { Err } from '../../protocols/errors.ts';
 import { Op } from './opcodes.ts';
 import type { PNode, Program } from './verify.ts';
 

@@ -11,7 +11,7 @@
 //  - whether every value stays within +-(2^53-1) and every operator can be computed
 //    exactly on JS numbers ("narrow"), or the program needs 64-bit BigInt arithmetic.
 
-import type { ErrName } from '../../runtime/errors.ts';
+import type { ErrName } from '../../protocols/errors.ts';
 import { IMM_WIDTH, LOAD_WIDTH, MAX_CODE, MAX_DEPTH, OP_NAME, Op } from './opcodes.ts';
 
 export interface PNode {

@@ -8,7 +8,7 @@
 // array and interpreted over a Float64Array stack: no allocation per packet. A wide
 // one (64-bit values) is evaluated on its tree with BigInt arithmetic.
 
-import { Err } from '../../runtime/errors.ts';
+import { Err } from '../../protocols/errors.ts';
 import { Op, BINARY_SYMBOL as SYMBOL } from './opcodes.ts';
 import { binary as binaryOp, unary as unaryOp } from './semantics.ts';
 import { type PNode, type Program, verifyFilter } from './verify.ts';

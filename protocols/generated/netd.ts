@@ -13,7 +13,7 @@ import {
   type RingPair,
   TypedEndpoint,
   transferOf,
-} from '../../runtime/binding/typed.ts';
+} from '../../runtime/binding/transport-mux.ts';
 
 export type { Capability, ErrCode };
 

@@ -11,7 +11,7 @@
 // whatever codec is attached (the typed stubs generated from .if files).
 
 import { type MessagePort, receiveMessageOnPort, type Transferable } from 'node:worker_threads';
-import { FishnetError, type WireError } from '../errors.ts';
+import { FishnetError, type WireError } from '../../protocols/errors.ts';
 import { PendingCalls } from '../pending.ts';
 import type { ActorId, ExitReason } from '../reasons.ts';
 

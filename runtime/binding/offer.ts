@@ -3,11 +3,11 @@
 // two rings, each side's tx being the other's rx).
 
 import type { MessagePort } from 'node:worker_threads';
+import { createRing } from '../../lib/shm/ring.ts';
+import { FishnetError } from '../../protocols/errors.ts';
 import type { ConnectOptions } from '../actor.ts';
-import { FishnetError } from '../errors.ts';
 import { Binding, type BindingId, type PeerInfo } from './binding.ts';
-import { createRing } from './ring.ts';
-import type { InterfaceDescriptor, RingPair, Transport, TypedEndpoint } from './typed.ts';
+import type { InterfaceDescriptor, RingPair, Transport, TypedEndpoint } from './transport-mux.ts';
 
 /** What identifies an interface on the wire: both sides must agree on it. */
 export interface InterfaceId {

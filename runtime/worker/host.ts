@@ -4,6 +4,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
+import { FishnetError } from '../../protocols/errors.ts';
 import {
   type ActorContext,
   type CapabilityRef,
@@ -20,9 +21,8 @@ import {
   openBinding,
   typedEndpoint,
 } from '../binding/offer.ts';
-import type { InterfaceDescriptor } from '../binding/typed.ts';
+import type { InterfaceDescriptor } from '../binding/transport-mux.ts';
 import { ControlChannel } from '../control.ts';
-import { FishnetError } from '../errors.ts';
 import { carryFishnetErrors } from '../management.ts';
 import type { ActorId, Down, ExitReason, MonitorRef } from '../reasons.ts';
 import { errorReason } from '../reasons.ts';

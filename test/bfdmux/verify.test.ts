@@ -1,7 +1,7 @@
 // The verifier refuses bad code with the registry error and the byte offset of the problem.
 import test from 'ava';
 import { compileFilter, executeFilter, fromHex, MAX_CODE, verifyFilter } from '../../lib/bfdmux/index.ts';
-import { Err } from '../../runtime/errors.ts';
+import { Err } from '../../protocols/errors.ts';
 
 const cases: [string, string, string, number][] = [
   ['unknown opcode', '11 99 61 00', 'BFDMUX_ERR_BAD_OPCODE', 1],

@@ -1,7 +1,7 @@
 // Every kind of error in a .if file, with where it is reported and what it says.
 import test from 'ava';
-import { compileInterface, formatDiagnostics } from '../../runtime/flounder/compile.ts';
-import { parseErrorRegistry } from '../../runtime/flounder/fugu.ts';
+import { compileInterface, formatDiagnostics } from '../../tools/flounder/compile.ts';
+import { parseErrorRegistry } from '../../tools/flounder/fugu.ts';
 
 interface Case {
   readonly src: string;

@@ -2,8 +2,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import test from 'ava';
 import fc from 'fast-check';
-import { compileInterface, formatDiagnostics } from '../../runtime/flounder/compile.ts';
-import { parseErrorRegistry } from '../../runtime/flounder/fugu.ts';
+import { compileInterface, formatDiagnostics } from '../../tools/flounder/compile.ts';
+import { parseErrorRegistry } from '../../tools/flounder/fugu.ts';
 
 const dirs = [
   new URL('../../protocols/', import.meta.url),

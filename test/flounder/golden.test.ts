@@ -4,8 +4,8 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { compileInterface } from '../../runtime/flounder/compile.ts';
-import { generateRepository } from '../../runtime/flounder/generate-all.ts';
+import { compileInterface } from '../../tools/flounder/compile.ts';
+import { generateRepository } from '../../tools/flounder/generate-all.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -4,7 +4,7 @@ import test from 'ava';
 import { ether } from '../../protocols/generated/ether.ts';
 import { ether_netd } from '../../protocols/generated/ether_netd.ts';
 import { netd } from '../../protocols/generated/netd.ts';
-import type { InterfaceDescriptor, Transport } from '../../runtime/binding/typed.ts';
+import type { InterfaceDescriptor, Transport } from '../../runtime/binding/transport-mux.ts';
 import { Err, FishnetError } from '../../runtime/index.ts';
 import type MirrorActor from '../fixtures/actors/mirror.ts';
 import { kitchen } from '../fixtures/protocols/generated/kitchen.ts';

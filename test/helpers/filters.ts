@@ -2,7 +2,7 @@
 // (independent of lib/bfdmux), random expressions, and printing them back to text.
 import fc from 'fast-check';
 import type { BinaryOp, Expr } from '../../lib/bfdmux/ast.ts';
-import { Err } from '../../runtime/errors.ts';
+import { Err } from '../../protocols/errors.ts';
 
 const M = (1n << 64n) - 1n;
 const span = { start: 0, end: 0 };

@@ -1,8 +1,9 @@
 // Sample values for any argument type of a generated interface, extremes included,
 // and a normal form of received values that survives structured cloning. Used on
 // both sides of the round-trip tests (the mirror actor bundles this file too).
-import type { MessageInfo, TypeInfo } from '../../runtime/binding/typed.ts';
-import { Err } from '../../runtime/errors.ts';
+
+import { Err } from '../../protocols/errors.ts';
+import type { MessageInfo, TypeInfo } from '../../runtime/binding/transport-mux.ts';
 
 const pick = <T>(xs: readonly T[], seed: number): T => xs[seed % xs.length]!;
 

@@ -1,7 +1,7 @@
 // Typed errors from the registry (protocols/errors.fugu). Every error that crosses
 // a binding or comes out of the runtime is a FishnetError carrying a registry code.
 
-import { ERROR_ENTRIES, Err, type ErrName, type ErrorEntry } from '../protocols/generated/errors.ts';
+import { ERROR_ENTRIES, Err, type ErrName, type ErrorEntry } from './generated/errors.ts';
 
 export { Err, type ErrName };
 

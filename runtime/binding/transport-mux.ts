@@ -13,10 +13,10 @@
 // An rpc call or reply that finds the ring full goes on the port instead.
 
 import type { MessagePort, Transferable } from 'node:worker_threads';
-import { Err, type ErrCode, errorName, FishnetError } from '../errors.ts';
+import { RingReader, RingWriter } from '../../lib/shm/ring.ts';
+import { Err, type ErrCode, errorName, FishnetError } from '../../protocols/errors.ts';
 import type { Binding, Codec, DisconnectReason, PeerInfo } from './binding.ts';
 import { FIRST_CODEC_OP, transferables } from './binding.ts';
-import { RingReader, RingWriter } from './ring.ts';
 
 export { type Binding, Err, type ErrCode, FishnetError };
 

@@ -13,7 +13,7 @@ export interface GeneratedFile {
 }
 
 /** How generated modules in protocols/generated/ reach the binding runtime. */
-export const IN_TREE_RUNTIME = '../../runtime/binding/typed.ts';
+export const IN_TREE_RUNTIME = '../../runtime/binding/transport-mux.ts';
 
 /** Everything generated in this repository: protocols/, and the interfaces the tests use. */
 export async function generateRepository(root: string): Promise<GeneratedFile[]> {
@@ -22,7 +22,7 @@ export async function generateRepository(root: string): Promise<GeneratedFile[]>
     ...(await generateInterfaces(
       root,
       join(root, 'test', 'fixtures', 'protocols'),
-      '../../../../runtime/binding/typed.ts',
+      '../../../../runtime/binding/transport-mux.ts',
     )),
   ];
 }

@@ -20,7 +20,7 @@
 // wake-up is lost. The producer rings at most once per batch (flush), and only when
 // the consumer sleeps.
 
-import { FishnetError } from '../errors.ts';
+import { FishnetError } from '../../protocols/errors.ts';
 
 const HEAD = 0;
 const TAIL = 16;
