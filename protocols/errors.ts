@@ -64,8 +64,14 @@ export class FishnetError extends Error {
     return { code: this.code, detail: this.detail, data: this.data };
   }
 
-  static fromWire(w: WireError): FishnetError {
-    return new FishnetError(w.code, w.detail, { data: w.data });
+  /** The error a peer sent, or undefined when what it sent is not a WireError (a hostile peer). */
+  static fromWire(w: unknown): FishnetError | undefined {
+    if (typeof w !== 'object' || w === null) return undefined;
+    const { code, detail, data } = w as Record<string, unknown>;
+    if (typeof code !== 'number' || !Number.isInteger(code) || code < 0 || code > 0xffff_ffff)
+      return undefined;
+    if (detail !== undefined && typeof detail !== 'string') return undefined;
+    return new FishnetError(code, detail, { data });
   }
 
   /** Wrap anything thrown by user code as a registry error, keeping registry errors as they are. */

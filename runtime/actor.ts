@@ -6,6 +6,7 @@
 //   });
 
 import type { Binding } from './binding/binding.ts';
+import type { RingPolicy } from './binding/offer.ts';
 import type { InterfaceDescriptor, Transport, TypedEndpoint } from './binding/transport-mux.ts';
 import type { ActorId, Down, MonitorRef } from './reasons.ts';
 
@@ -64,8 +65,14 @@ export interface LookupOptions {
 export interface ConnectOptions extends LookupOptions {
   /** 'port' (default) or 'shm': shared-memory rings for the messages whose arguments fit them. */
   readonly transport?: Transport;
-  /** Slots per ring on the shm transport (a power of two; default 1024). */
+  /** Slots per ring on the shm transport (a power of two; the server's policy decides the default and the most). */
   readonly capacity?: number;
+}
+
+/** How a typed service is offered. */
+export interface ServeOptions {
+  /** What shared-memory bindings to this service may cost: ring slots by default and at most. */
+  readonly ring?: RingPolicy;
 }
 
 /** Called for each client that binds to an exported service. Throw a FishnetError to refuse it. */
@@ -96,6 +103,7 @@ export interface ActorContext<Args = unknown> {
     iface: InterfaceDescriptor<any, S>,
     service: string | CapabilityRef,
     onConnect: (server: S) => unknown,
+    opts?: ServeOptions,
   ): Promise<void>;
   /** Bind to a service that speaks `iface`, on the MessagePort or the shared-memory transport. */
   connect<C extends TypedEndpoint>(

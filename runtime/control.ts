@@ -4,6 +4,7 @@
 
 import { type MessagePort, receiveMessageOnPort, type Transferable } from 'node:worker_threads';
 import { FishnetError, type WireError } from '../protocols/errors.ts';
+import { closePorts } from './binding/binding.ts';
 import { PendingCalls } from './pending.ts';
 
 type Frame =
@@ -16,12 +17,14 @@ export type RequestHandler = (op: string, arg: any) => unknown | Promise<unknown
 export type EventHandler = (op: string, arg: any) => void;
 
 export class ControlChannel {
+  /** Frames dropped because they were not well-formed. */
+  dropped = 0;
   private readonly pending = new PendingCalls();
   private onRequest: RequestHandler = (op) => {
     throw new FishnetError('RT_ERR_NO_HANDLER', `control op '${op}'`);
   };
   private onEvent: EventHandler = () => {};
-  private readonly listener = (f: Frame) => this.receive(f);
+  private readonly listener = (f: unknown) => this.receive(f);
 
   constructor(readonly port: MessagePort) {
     port.on('message', this.listener);
@@ -51,7 +54,7 @@ export class ControlChannel {
   drain(): void {
     if (this.pending.closed) return;
     for (let m = receiveMessageOnPort(this.port); m !== undefined; m = receiveMessageOnPort(this.port)) {
-      this.receive(m.message as Frame);
+      this.receive(m.message);
     }
   }
 
@@ -67,19 +70,40 @@ export class ControlChannel {
     this.port.unref();
   }
 
-  private receive(f: Frame): void {
-    switch (f.t) {
+  // The actor's code runs in the thread at the other end and can reach this port:
+  // whatever arrives is checked before use, and what does not fit is dropped.
+  private receive(f: unknown): undefined {
+    if (typeof f !== 'object' || f === null) return this.drop(f);
+    const { t, id, op, arg } = f as Record<string, unknown>;
+    switch (t) {
       case 'req':
-        this.answer(f.id, f.op, f.arg);
-        break;
-      case 'res':
-        if (f.ok) this.pending.resolve(f.id, f.value);
-        else this.pending.reject(f.id, FishnetError.fromWire(f.error));
-        break;
+        if (typeof id !== 'number' || typeof op !== 'string') return this.drop(f);
+        void this.answer(id, op, arg);
+        return;
+      case 'res': {
+        if (typeof id !== 'number') return this.drop(f);
+        const r = f as { ok?: unknown; value?: unknown; error?: unknown };
+        if (r.ok === true) this.pending.resolve(id, r.value);
+        else {
+          const e =
+            FishnetError.fromWire(r.error) ??
+            new FishnetError('RT_ERR_BAD_MESSAGE', 'a control reply without a valid error');
+          this.pending.reject(id, e);
+        }
+        return;
+      }
       case 'ev':
-        this.onEvent(f.op, f.arg);
-        break;
+        if (typeof op !== 'string') return this.drop(f);
+        this.onEvent(op, arg);
+        return;
+      default:
+        this.drop(f);
     }
+  }
+
+  private drop(f: unknown): undefined {
+    this.dropped++;
+    closePorts(f);
   }
 
   private async answer(id: number, op: string, arg: unknown): Promise<void> {

@@ -11,6 +11,7 @@ export {
   type LookupOptions,
   type Monitor,
   type OnConnect,
+  type ServeOptions,
 } from './actor.ts';
 export { Binding, type BindingId, type DisconnectReason, type PeerInfo } from './binding/binding.ts';
 export type { Grant, ServiceCapability } from './capabilities.ts';

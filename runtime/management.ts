@@ -6,27 +6,31 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { FishnetError, type WireError } from '../protocols/errors.ts';
+import { FishnetError } from '../protocols/errors.ts';
 import { describeReason, type ExitReason } from './reasons.ts';
 
 export type Remote<T> = Comlink.Remote<T>;
 
+interface InFlight {
+  reject(e: unknown): void;
+}
+
 export class ManagementChannel<Api> {
   private readonly remote: Comlink.Remote<Api>;
   private deadReason: ExitReason | undefined;
-  private readonly died: Promise<never>;
-  private kill!: (e: FishnetError) => void;
+  /** Calls not yet answered: each rejects when the actor dies, and leaves this set when it settles. */
+  private readonly calls = new Set<InFlight>();
 
   constructor(
     private readonly port: MessagePort,
     private readonly who: string,
   ) {
-    carryFishnetErrors();
     this.remote = Comlink.wrap<Api>(port as unknown as Comlink.Endpoint);
-    this.died = new Promise<never>((_, reject) => {
-      this.kill = reject;
-    });
-    this.died.catch(() => {}); // observed through the races below
+  }
+
+  /** Calls in flight (for tests that check nothing accumulates). */
+  get inFlight(): number {
+    return this.calls.size;
   }
 
   /** A Comlink remote whose calls reject when the actor dies or `timeoutMs` passes. */
@@ -37,32 +41,45 @@ export class ManagementChannel<Api> {
   /** @internal */
   race<T>(p: Promise<T>, timeoutMs: number | undefined, path: readonly PropertyKey[]): Promise<T> {
     if (this.deadReason) return Promise.reject(this.deadError());
-    const contenders: Promise<T>[] = [p, this.died];
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    if (timeoutMs !== undefined) {
-      contenders.push(
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(
-                new FishnetError(
-                  'RT_ERR_TIMEOUT',
-                  `${this.who}.${path.map(String).join('.')} after ${timeoutMs} ms`,
-                ),
-              ),
-            timeoutMs,
+    return new Promise<T>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const call: InFlight = { reject };
+      const done = () => {
+        this.calls.delete(call);
+        if (timer) clearTimeout(timer);
+      };
+      this.calls.add(call);
+      if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
+        timer = setTimeout(() => {
+          done();
+          reject(
+            new FishnetError(
+              'RT_ERR_TIMEOUT',
+              `${this.who}.${path.map(String).join('.')} after ${timeoutMs} ms`,
+            ),
           );
-        }),
+        }, timeoutMs);
+      }
+      p.then(
+        (v) => {
+          done();
+          resolve(v);
+        },
+        (e) => {
+          done();
+          reject(fromActor(e));
+        },
       );
-    }
-    return Promise.race(contenders).finally(() => timer && clearTimeout(timer));
+    });
   }
 
   /** The actor died: reject everything in flight and everything after. */
   close(reason: ExitReason): void {
     if (this.deadReason) return;
     this.deadReason = reason;
-    this.kill(this.deadError());
+    const e = this.deadError();
+    for (const c of this.calls) c.reject(e);
+    this.calls.clear();
     this.port.close();
   }
 
@@ -109,12 +126,29 @@ function walk(remote: unknown, path: readonly PropertyKey[]): unknown {
   return r;
 }
 
+/** How a FishnetError thrown by an actor's API travels: a plain object Comlink passes through as it is. */
+const MARK = '__fishnetError';
+
+/** A rejection from the actor's side: a FishnetError again if it was one. */
+function fromActor(e: unknown): unknown {
+  if (typeof e === 'object' && e !== null && MARK in e) {
+    return (
+      FishnetError.fromWire((e as Record<string, unknown>)[MARK]) ??
+      new FishnetError('RT_ERR_BAD_MESSAGE', 'a management call failed with an error that does not decode')
+    );
+  }
+  return e;
+}
+
 let carrying = false;
 
 /**
- * Comlink sends a thrown error as its name, message and stack. Install (once per
- * thread) a 'throw' handler that sends a FishnetError as its registry code, so that
- * management calls reject with the same typed errors as bindings do.
+ * In an actor's thread: make the Comlink bundled with fishnet's worker host send a
+ * thrown FishnetError as its registry code (a marked plain object), so that management
+ * calls reject with the same typed errors as bindings do. That Comlink copy is
+ * fishnet's own (actor code that imports comlink gets another instance), and the
+ * embedding program's Comlink is never touched: the main thread decodes the mark in
+ * the guard above.
  */
 export function carryFishnetErrors(): void {
   if (carrying) return;
@@ -124,13 +158,9 @@ export function carryFishnetErrors(): void {
     canHandle: (v): v is unknown => original.canHandle(v),
     serialize(v) {
       const error = (v as { value: unknown }).value;
-      if (error instanceof FishnetError) return [{ fishnet: error.toWire() }, []];
+      if (error instanceof FishnetError) return [{ isError: false, value: { [MARK]: error.toWire() } }, []];
       return original.serialize(v);
     },
-    deserialize(s) {
-      const wire = (s as { fishnet?: WireError } | null)?.fishnet;
-      if (wire) throw FishnetError.fromWire(wire);
-      return original.deserialize(s);
-    },
+    deserialize: (s) => original.deserialize(s),
   });
 }

@@ -35,8 +35,19 @@ export class MonitorTable {
     const e = this.byRef.get(ref);
     if (!e) return;
     this.byRef.delete(ref);
-    this.byTarget.get(e.target)?.delete(ref);
-    this.byWatcher.get(e.watcher)?.delete(ref);
+    unlink(this.byTarget, e.target, ref);
+    unlink(this.byWatcher, e.watcher, ref);
+  }
+
+  /** demonitor from a watcher: only a monitor it holds (a ref is a number anyone can guess). */
+  removeHeldBy(watcher: ActorId, ref: unknown): void {
+    if (typeof ref !== 'number') return;
+    if (this.byRef.get(ref as MonitorRef)?.watcher === watcher) this.remove(ref as MonitorRef);
+  }
+
+  /** Entries in the indexes, for tests that check nothing accumulates. */
+  get indexSize(): number {
+    return this.byTarget.size + this.byWatcher.size;
   }
 
   /** The target died: one DOWN per monitor on it, and those monitors end. */
@@ -56,6 +67,13 @@ export class MonitorTable {
     for (const ref of this.byWatcher.get(id) ?? []) this.remove(ref);
     this.byWatcher.delete(id);
   }
+}
+
+function unlink<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
+  const s = m.get(k);
+  if (!s) return;
+  s.delete(v);
+  if (s.size === 0) m.delete(k);
 }
 
 function setOf<K, V>(m: Map<K, Set<V>>, k: K): Set<V> {

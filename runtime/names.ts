@@ -2,11 +2,13 @@
 // and who is waiting for a name to appear.
 
 import { FishnetError } from '../protocols/errors.ts';
-import type { InterfaceId } from './binding/offer.ts';
+import type { ExportInfo, InterfaceId } from './binding/offer.ts';
 import { Grant, type ServiceCapability } from './capabilities.ts';
 import type { ActorId } from './reasons.ts';
 
 interface Waiter {
+  /** Who waits (an actor, or HOST_ID): its waits end when it dies. */
+  readonly who: ActorId;
   resolve(owner: ActorId): void;
   reject(e: FishnetError): void;
   timer?: ReturnType<typeof setTimeout>;
@@ -14,7 +16,7 @@ interface Waiter {
 
 export class NameService {
   private readonly owners = new Map<string, ActorId>();
-  private readonly ifaces = new Map<string, InterfaceId>();
+  private readonly exports = new Map<string, ExportInfo>();
   private readonly privileged = new Map<string, ServiceCapability>();
   private readonly waiters = new Map<string, Set<Waiter>>();
   private closed: FishnetError | undefined;
@@ -47,16 +49,29 @@ export class NameService {
 
   /** The interface a service was exported with (undefined: a plain binding). */
   interfaceOf(service: string): InterfaceId | undefined {
-    return this.ifaces.get(service);
+    const e = this.exports.get(service);
+    return e && { name: e.name, hash: e.hash };
   }
 
-  export(owner: ActorId, service: string, iface?: InterfaceId): void {
+  /** What the exporter said of its service: its interface, slot size and ring policy. */
+  exportOf(service: string): ExportInfo | undefined {
+    return this.exports.get(service);
+  }
+
+  /** Lookups still waiting for a name, all services together. */
+  get waiting(): number {
+    let n = 0;
+    for (const set of this.waiters.values()) n += set.size;
+    return n;
+  }
+
+  export(owner: ActorId, service: string, info?: ExportInfo): void {
     const current = this.owners.get(service);
     if (current !== undefined) {
       throw new FishnetError('RT_ERR_SERVICE_EXISTS', `'${service}' is exported by actor ${current}`);
     }
     this.owners.set(service, owner);
-    if (iface) this.ifaces.set(service, iface);
+    if (info) this.exports.set(service, info);
     const ws = this.waiters.get(service);
     this.waiters.delete(service);
     for (const w of ws ?? []) {
@@ -70,7 +85,7 @@ export class NameService {
       throw new FishnetError('RT_ERR_SERVICE_NOT_FOUND', `'${service}' is not exported by actor ${owner}`);
     }
     this.owners.delete(service);
-    this.ifaces.delete(service);
+    this.exports.delete(service);
   }
 
   /** All of an actor's exports go when it dies. */
@@ -78,17 +93,30 @@ export class NameService {
     for (const s of services) {
       if (this.owners.get(s) !== owner) continue;
       this.owners.delete(s);
-      this.ifaces.delete(s);
+      this.exports.delete(s);
+    }
+  }
+
+  /** An actor died: its waits for names end (nobody is left to bind). */
+  cancelWaits(who: ActorId, error: FishnetError): void {
+    for (const [service, set] of this.waiters) {
+      for (const w of set) {
+        if (w.who !== who) continue;
+        set.delete(w);
+        if (w.timer) clearTimeout(w.timer);
+        w.reject(error);
+      }
+      if (set.size === 0) this.waiters.delete(service);
     }
   }
 
   /** Wait for `service` to be exported; RT_ERR_LOOKUP_TIMEOUT after timeoutMs (Infinity: wait for ever). */
-  waitFor(service: string, timeoutMs: number): Promise<ActorId> {
+  waitFor(service: string, timeoutMs: number, who: ActorId): Promise<ActorId> {
     if (this.closed) return Promise.reject(this.closed);
     const owner = this.owners.get(service);
     if (owner !== undefined) return Promise.resolve(owner);
     return new Promise((resolve, reject) => {
-      const w: Waiter = { resolve, reject };
+      const w: Waiter = { who, resolve, reject };
       let set = this.waiters.get(service);
       if (!set) this.waiters.set(service, (set = new Set()));
       set.add(w);

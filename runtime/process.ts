@@ -3,7 +3,7 @@
 // exactly one `exit` callback, whatever order they come in.
 
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
-import { FishnetError, type WireError } from '../protocols/errors.ts';
+import { FishnetError } from '../protocols/errors.ts';
 import type { CapabilityRef } from './actor.ts';
 import type { CSpace } from './capabilities.ts';
 import { ControlChannel } from './control.ts';
@@ -36,10 +36,11 @@ export class ActorProcess {
   reason: ExitReason | undefined;
   readonly startedAt = performance.now();
 
-  /** Services this actor exports, bindings it is party to, monitors it holds. Kept by the runtime. */
+  /** Services this actor exports and bindings it is party to. Kept by the runtime. */
   readonly exports = new Set<string>();
   readonly bindings = new Set<number>();
-  readonly monitorsHeld = new Set<number>();
+  /** It got as far as ready (its start() returned). */
+  wasReady = false;
 
   private readonly worker: Worker;
   private readonly mgmtPort: MessagePort;
@@ -47,7 +48,8 @@ export class ActorProcess {
   private startError: FishnetError | undefined;
   private killCause: 'kill' | 'shutdown-timeout' | 'watchdog' | undefined;
   private stopRequested = false;
-  private timers: ReturnType<typeof setTimeout>[] = [];
+  private watchdogTimer: ReturnType<typeof setTimeout> | undefined;
+  private shutdownTimer: ReturnType<typeof setTimeout> | undefined;
   private lastPong = performance.now();
   private settleExit!: (r: ExitReason) => void;
   private settleReady!: { resolve(): void; reject(e: FishnetError): void };
@@ -107,14 +109,23 @@ export class ActorProcess {
   started(): void {
     if (this.state !== 'starting') return;
     this.state = 'running';
+    this.wasReady = true;
     this.settleReady.resolve();
     const w = this.spec.watchdog;
     if (w) this.watch(w.intervalMs, w.timeoutMs);
   }
 
-  failedToStart(error: WireError, reason: ExitReason | undefined): void {
-    this.startError = FishnetError.fromWire(error);
+  failedToStart(error: unknown, reason: ExitReason | undefined): void {
+    if (this.state !== 'starting') return; // only a thread that is starting can fail to start
+    this.startError =
+      FishnetError.fromWire(error) ??
+      new FishnetError('RT_ERR_START_FAILED', 'and said nothing we understand');
     this.failure ??= reason ?? { kind: 'error', name: 'FishnetError', message: this.startError.message };
+  }
+
+  /** Timers this record holds (the watchdog's, the shutdown's): at most two, whatever happened before. */
+  get timerCount(): number {
+    return (this.watchdogTimer ? 1 : 0) + (this.shutdownTimer ? 1 : 0);
   }
 
   pong(): void {
@@ -138,7 +149,7 @@ export class ActorProcess {
       this.stopRequested = true;
       this.state = 'stopping';
       this.ctl.event('shutdown');
-      if (policy !== 'infinity') this.timers.push(setTimeout(() => this.kill('shutdown-timeout'), policy));
+      if (policy !== 'infinity') this.shutdownTimer = setTimeout(() => this.kill('shutdown-timeout'), policy);
     }
     return this.exited;
   }
@@ -151,7 +162,7 @@ export class ActorProcess {
         return;
       }
       this.ctl.event('ping');
-      this.timers.push(setTimeout(tick, intervalMs));
+      this.watchdogTimer = setTimeout(tick, intervalMs);
     };
     this.lastPong = performance.now();
     tick();
@@ -167,8 +178,9 @@ export class ActorProcess {
         (code === 0 ? { kind: this.stopRequested ? 'shutdown' : 'normal' } : { kind: 'exit', code }));
     this.state = 'dead';
     this.reason = reason;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers = [];
+    clearTimeout(this.watchdogTimer);
+    clearTimeout(this.shutdownTimer);
+    this.watchdogTimer = this.shutdownTimer = undefined;
     this.ctl.close(new FishnetError('RT_ERR_ACTOR_DEAD', this.name));
     this.mgmt.close(reason);
     this.mgmtPort.close();

@@ -2,6 +2,7 @@
 // supervisor. They stay valid after death and report what happened.
 
 import type { Remote } from './management.ts';
+import { checkName, checkOptions, checkTimeout } from './options.ts';
 import type { ActorProcess, ProcessState } from './process.ts';
 import type { ActorId, ExitReason } from './reasons.ts';
 import type { ChildSpec, SupervisorChildSpec } from './spec.ts';
@@ -52,7 +53,8 @@ export class ActorRef<Api = unknown> {
 
   /** The same remote, with calls that also reject with RT_ERR_TIMEOUT after timeoutMs. */
   manage(opts: { timeoutMs?: number } = {}): Remote<Api> {
-    return this.p.mgmt.remoteWith(opts.timeoutMs) as Remote<Api>;
+    const o = checkOptions<{ timeoutMs: number }>(opts, 'manage options', ['timeoutMs']);
+    return this.p.mgmt.remoteWith(checkTimeout(o.timeoutMs, 'manage: timeoutMs')) as Remote<Api>;
   }
 
   /** Terminate the thread at once (also one stuck in a loop). Killing a dead actor returns its old reason. */
@@ -66,7 +68,8 @@ export class ActorRef<Api = unknown> {
    * supervisor's terminateChild to stop it for good.
    */
   stop(timeoutMs = 5000): Promise<ExitReason> {
-    return this.p.stop(timeoutMs);
+    const ms = checkTimeout(timeoutMs, 'stop: timeoutMs')!;
+    return this.p.stop(ms === Infinity ? 'infinity' : ms);
   }
 
   toString(): string {
@@ -98,23 +101,23 @@ export class SupervisorRef {
 
   /** The running actor or supervisor of a child (a restart makes a new one). */
   child(id: string): ActorRef | SupervisorRef | undefined {
-    return wrap(this.s.childNow(id));
+    return wrap(this.s.childNow(checkName(id, 'child: the id')));
   }
 
   async startChild(spec: ChildSpec | SupervisorChildSpec): Promise<ActorRef | SupervisorRef> {
     return wrap(await this.s.startChild(spec))!;
   }
 
-  terminateChild(id: string): Promise<void> {
-    return this.s.terminateChild(id);
+  async terminateChild(id: string): Promise<void> {
+    return this.s.terminateChild(checkName(id, 'terminateChild: the id'));
   }
 
   async restartChild(id: string): Promise<ActorRef | SupervisorRef> {
-    return wrap(await this.s.restartChild(id))!;
+    return wrap(await this.s.restartChild(checkName(id, 'restartChild: the id')))!;
   }
 
-  deleteChild(id: string): Promise<void> {
-    return this.s.deleteChild(id);
+  async deleteChild(id: string): Promise<void> {
+    return this.s.deleteChild(checkName(id, 'deleteChild: the id'));
   }
 }
 

@@ -137,6 +137,34 @@ export class Supervisor {
     });
   }
 
+  /**
+   * Add and start a temporary child outside this supervisor's queue, so that it
+   * starts at once whatever else is starting: two spawns where one waits for a
+   * service the other exports must not wait for each other (Erlang's spawn).
+   */
+  async startIndependent(spec: ChildSpec): Promise<ActorProcess> {
+    this.assertRunning();
+    checkActorSpec(spec, `child '${spec?.id}'`);
+    if (restartOf(spec) !== 'temporary') {
+      throw new FishnetError('RT_ERR_BAD_SPEC', 'only a temporary child starts outside the queue');
+    }
+    const child: Child = { spec };
+    this.children.push(child);
+    try {
+      const proc = (await this.start(child)) as ActorProcess;
+      if (this.state !== 'running' || !this.children.includes(child)) {
+        // The supervisor stopped while it started: it must not outlive the tree.
+        await proc.kill();
+        throw new FishnetError('RT_ERR_RUNTIME_STOPPED', `supervisor ${this.name} stopped during the start`);
+      }
+      return proc;
+    } catch (e) {
+      const i = this.children.indexOf(child);
+      if (i >= 0) this.children.splice(i, 1);
+      throw e;
+    }
+  }
+
   /** Stop a child in an orderly way. Its spec stays (restartChild starts it again), unless it is temporary. */
   terminateChild(id: string): Promise<void> {
     return this.serial(async () => {
@@ -223,16 +251,22 @@ export class Supervisor {
         : this.strategy === 'one_for_all'
           ? this.children.filter((c) => c === child || c.proc || c.sup)
           : this.children.filter((c, i) => c === child || (i > index && (c.proc || c.sup)));
+    // Temporary siblings are stopped with the group and not started again.
+    const gone = group.filter((c) => c !== child && restartOf(c.spec) === 'temporary');
+    const restarting = group.filter((c) => !gone.includes(c));
     for (;;) {
       if (!this.countRestart()) return this.giveUp();
       try {
-        // Stop the rest of the group in reverse start order, then start all of it in order.
-        for (const c of [...group].reverse()) if (c !== child) await this.terminate(c);
-        const gone = group.filter((c) => c !== child && restartOf(c.spec) === 'temporary');
-        for (const c of gone) this.children.splice(this.children.indexOf(c), 1);
+        // Stop whatever of the group runs (on a retry, also what the failed try had
+        // started again, the crashed child included) in reverse start order, then
+        // start all of it in order.
+        for (const c of [...group].reverse()) if (c.proc || c.sup) await this.terminate(c);
+        for (const c of gone) {
+          const i = this.children.indexOf(c);
+          if (i >= 0) this.children.splice(i, 1);
+        }
         const ids: number[] = [];
-        for (const c of group) {
-          if (gone.includes(c)) continue;
+        for (const c of restarting) {
           const started = await this.start(c);
           if ('id' in started) ids.push(started.id);
         }

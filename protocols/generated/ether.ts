@@ -90,8 +90,7 @@ export class EtherClient extends TypedEndpoint {
           if (!((pbuf_id >>> 0) === pbuf_id)) badArgument('ether.register_pbuf: argument pbuf_id', pbuf_id, 'uint32');
           if (!((offset >>> 0) === offset)) badArgument('ether.register_pbuf: argument offset', offset, 'uint32');
           if (!((len >>> 0) === len)) badArgument('ether.register_pbuf: argument len', len, 'uint32');
-          this.sendPort([0, 0, 12, buffer_id, pbuf_id, offset, len]);
-          return true;
+          return this.sendOneWay([0, 0, 12, buffer_id, pbuf_id, offset, len]);
         },
       transmit_packet: shm
         ? (buffer_id: Bufid, pbuf_id: Pbufid, offset: number, len: number, nr_pbufs: number): boolean => {
@@ -117,21 +116,20 @@ export class EtherClient extends TypedEndpoint {
           if (!((offset >>> 0) === offset)) badArgument('ether.transmit_packet: argument offset', offset, 'uint32');
           if (!((len >>> 0) === len)) badArgument('ether.transmit_packet: argument len', len, 'uint32');
           if (!((nr_pbufs & 0xffff) === nr_pbufs)) badArgument('ether.transmit_packet: argument nr_pbufs', nr_pbufs, 'uint16');
-          this.sendPort([0, 0, 20, buffer_id, pbuf_id, offset, len, nr_pbufs]);
-          return true;
+          return this.sendOneWay([0, 0, 20, buffer_id, pbuf_id, offset, len, nr_pbufs]);
         },
     };
     this.rpc = {
       register_buffer: async (buf: Capability, role: BufferRole) => {
         if (!isCapability(buf)) badArgument('ether.register_buffer: argument buf', buf, 'cap');
         if (!((role >>> 0) === role && role < 2)) badArgument('ether.register_buffer: argument role', role, 'buffer_role');
-        const { id: __id, promise: __p } = this.call<any>();
-        this.sendPort([0, 0, 1, __id, buf, role], transferOf(buf));
+        const { id: __id, promise: __p } = this.call<any>('ether.register_buffer');
+        this.sendPort([0, 0, 1, __id, buf, role], transferOf(buf), __id);
         return __p;
       },
       deregister_buffer: async (buffer_id: Bufid) => {
         if (!((buffer_id >>> 0) === buffer_id)) badArgument('ether.deregister_buffer: argument buffer_id', buffer_id, 'uint32');
-        const { id: __id, promise: __p } = this.call<any>();
+        const { id: __id, promise: __p } = this.call<any>('ether.deregister_buffer');
         const __at = shm ? this.reserve() : -1;
         if (__at >= 0) {
           const __w = this.w;
@@ -140,12 +138,12 @@ export class EtherClient extends TypedEndpoint {
           this.commit(__at, 5);
         } else {
           if (shm) this.stats.spilled++;
-          this.sendPort([0, 0, 5, __id, buffer_id]);
+          this.sendPort([0, 0, 5, __id, buffer_id], undefined, __id);
         }
         return __p;
       },
       get_mac_address: async () => {
-        const { id: __id, promise: __p } = this.call<any>();
+        const { id: __id, promise: __p } = this.call<any>('ether.get_mac_address');
         const __at = shm ? this.reserve() : -1;
         if (__at >= 0) {
           const __w = this.w;
@@ -153,12 +151,12 @@ export class EtherClient extends TypedEndpoint {
           this.commit(__at, 9);
         } else {
           if (shm) this.stats.spilled++;
-          this.sendPort([0, 0, 9, __id]);
+          this.sendPort([0, 0, 9, __id], undefined, __id);
         }
         return __p;
       },
       get_statistics: async () => {
-        const { id: __id, promise: __p } = this.call<any>();
+        const { id: __id, promise: __p } = this.call<any>('ether.get_statistics');
         const __at = shm ? this.reserve() : -1;
         if (__at >= 0) {
           const __w = this.w;
@@ -166,7 +164,7 @@ export class EtherClient extends TypedEndpoint {
           this.commit(__at, 29);
         } else {
           if (shm) this.stats.spilled++;
-          this.sendPort([0, 0, 29, __id]);
+          this.sendPort([0, 0, 29, __id], undefined, __id);
         }
         return __p;
       },
@@ -178,11 +176,11 @@ export class EtherClient extends TypedEndpoint {
       case 2: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('ether.register_buffer');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('ether.register_buffer: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'ether.register_buffer');
         const p_buffer_id = f[5] as any;
         if (f.length !== 6 || !(((p_buffer_id >>> 0) === p_buffer_id))) {
-          this.malformed('ether.register_buffer');
+          this.malformed('ether.register_buffer: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'ether.register_buffer');
         }
         this.settle(__id, Err.OK, { buffer_id: p_buffer_id }, 'ether.register_buffer');
@@ -191,10 +189,10 @@ export class EtherClient extends TypedEndpoint {
       case 6: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('ether.deregister_buffer');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('ether.deregister_buffer: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'ether.deregister_buffer');
         if (f.length !== 5 || !(true)) {
-          this.malformed('ether.deregister_buffer');
+          this.malformed('ether.deregister_buffer: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'ether.deregister_buffer');
         }
         this.settle(__id, Err.OK, undefined, 'ether.deregister_buffer');
@@ -203,56 +201,56 @@ export class EtherClient extends TypedEndpoint {
       case 10: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('ether.get_mac_address');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('ether.get_mac_address: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'ether.get_mac_address');
         const p_hwaddr = f[5] as any;
         if (f.length !== 6 || !((typeof p_hwaddr === 'bigint' && BigInt.asUintN(64, p_hwaddr) === p_hwaddr))) {
-          this.malformed('ether.get_mac_address');
+          this.malformed('ether.get_mac_address: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'ether.get_mac_address');
         }
         this.settle(__id, Err.OK, { hwaddr: p_hwaddr }, 'ether.get_mac_address');
         return;
       }
       case 16: {
-        if (f.length !== 7) return this.malformed('ether.packet_received');
+        if (f.length !== 7) return this.malformed('ether.packet_received: arity', f);
         const p_pbuf_id = f[3] as any;
         const p_offset = f[4] as any;
         const p_pbuf_len = f[5] as any;
         const p_packet_len = f[6] as any;
-        if (!(((p_pbuf_id >>> 0) === p_pbuf_id) && ((p_offset >>> 0) === p_offset) && ((p_pbuf_len >>> 0) === p_pbuf_len) && ((p_packet_len >>> 0) === p_packet_len))) return this.malformed('ether.packet_received');
+        if (!(((p_pbuf_id >>> 0) === p_pbuf_id) && ((p_offset >>> 0) === p_offset) && ((p_pbuf_len >>> 0) === p_pbuf_len) && ((p_packet_len >>> 0) === p_packet_len))) return this.malformed('ether.packet_received: arguments', f);
         const h = this.rx.packet_received;
-        if (h === undefined) return this.unhandled();
+        if (h === undefined) return this.unhandled(f);
         h(p_pbuf_id, p_offset, p_pbuf_len, p_packet_len);
         return;
       }
       case 24: {
-        if (f.length !== 5) return this.malformed('ether.tx_done');
+        if (f.length !== 5) return this.malformed('ether.tx_done: arity', f);
         const p_pbuf_id = f[3] as any;
         const p_err = f[4] as any;
-        if (!(((p_pbuf_id >>> 0) === p_pbuf_id) && ((p_err >>> 0) === p_err))) return this.malformed('ether.tx_done');
+        if (!(((p_pbuf_id >>> 0) === p_pbuf_id) && ((p_err >>> 0) === p_err))) return this.malformed('ether.tx_done: arguments', f);
         const h = this.rx.tx_done;
-        if (h === undefined) return this.unhandled();
+        if (h === undefined) return this.unhandled(f);
         h(p_pbuf_id, p_err);
         return;
       }
       case 30: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('ether.get_statistics');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('ether.get_statistics: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'ether.get_statistics');
         const p_rx_frames = f[5] as any;
         const p_rx_dropped = f[6] as any;
         const p_tx_frames = f[7] as any;
         const p_tx_refused = f[8] as any;
         if (f.length !== 9 || !((typeof p_rx_frames === 'bigint' && BigInt.asUintN(64, p_rx_frames) === p_rx_frames) && (typeof p_rx_dropped === 'bigint' && BigInt.asUintN(64, p_rx_dropped) === p_rx_dropped) && (typeof p_tx_frames === 'bigint' && BigInt.asUintN(64, p_tx_frames) === p_tx_frames) && (typeof p_tx_refused === 'bigint' && BigInt.asUintN(64, p_tx_refused) === p_tx_refused))) {
-          this.malformed('ether.get_statistics');
+          this.malformed('ether.get_statistics: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'ether.get_statistics');
         }
         this.settle(__id, Err.OK, { rx_frames: p_rx_frames, rx_dropped: p_rx_dropped, tx_frames: p_tx_frames, tx_refused: p_tx_refused }, 'ether.get_statistics');
         return;
       }
       default:
-        this.malformed('unknown message code');
+        this.malformed('unknown message code', f);
     }
   }
 
@@ -347,8 +345,7 @@ export class EtherServer extends TypedEndpoint {
           if (!((offset >>> 0) === offset)) badArgument('ether.packet_received: argument offset', offset, 'uint32');
           if (!((pbuf_len >>> 0) === pbuf_len)) badArgument('ether.packet_received: argument pbuf_len', pbuf_len, 'uint32');
           if (!((packet_len >>> 0) === packet_len)) badArgument('ether.packet_received: argument packet_len', packet_len, 'uint32');
-          this.sendPort([0, 0, 16, pbuf_id, offset, pbuf_len, packet_len]);
-          return true;
+          return this.sendOneWay([0, 0, 16, pbuf_id, offset, pbuf_len, packet_len]);
         },
       tx_done: shm
         ? (pbuf_id: Pbufid, err: ErrCode): boolean => {
@@ -365,8 +362,7 @@ export class EtherServer extends TypedEndpoint {
         : (pbuf_id: Pbufid, err: ErrCode): boolean => {
           if (!((pbuf_id >>> 0) === pbuf_id)) badArgument('ether.tx_done: argument pbuf_id', pbuf_id, 'uint32');
           if (!((err >>> 0) === err)) badArgument('ether.tx_done: argument err', err, 'errval');
-          this.sendPort([0, 0, 24, pbuf_id, err]);
-          return true;
+          return this.sendOneWay([0, 0, 24, pbuf_id, err]);
         },
     };
   }
@@ -472,11 +468,11 @@ export class EtherServer extends TypedEndpoint {
     switch (f[2]) {
       case 1: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('ether.register_buffer');
+        if (typeof __id !== 'number') return this.malformed('ether.register_buffer: call id', f);
         const p_buf = f[4] as any;
         const p_role = f[5] as any;
         if (f.length !== 6 || !(isCapability(p_buf) && ((p_role >>> 0) === p_role && p_role < 2))) {
-          this.malformed('ether.register_buffer');
+          this.malformed('ether.register_buffer: arguments', f);
           return this.reply_register_buffer(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.register_buffer, [p_buf, p_role], 'ether.register_buffer').then((r) => this.reply_register_buffer(__id, r.status, r.outs));
@@ -484,10 +480,10 @@ export class EtherServer extends TypedEndpoint {
       }
       case 5: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('ether.deregister_buffer');
+        if (typeof __id !== 'number') return this.malformed('ether.deregister_buffer: call id', f);
         const p_buffer_id = f[4] as any;
         if (f.length !== 5 || !(((p_buffer_id >>> 0) === p_buffer_id))) {
-          this.malformed('ether.deregister_buffer');
+          this.malformed('ether.deregister_buffer: arguments', f);
           return this.reply_deregister_buffer(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.deregister_buffer, [p_buffer_id], 'ether.deregister_buffer').then((r) => this.reply_deregister_buffer(__id, r.status, r.outs));
@@ -495,51 +491,51 @@ export class EtherServer extends TypedEndpoint {
       }
       case 9: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('ether.get_mac_address');
+        if (typeof __id !== 'number') return this.malformed('ether.get_mac_address: call id', f);
         if (f.length !== 4 || !(true)) {
-          this.malformed('ether.get_mac_address');
+          this.malformed('ether.get_mac_address: arguments', f);
           return this.reply_get_mac_address(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.get_mac_address, [], 'ether.get_mac_address').then((r) => this.reply_get_mac_address(__id, r.status, r.outs));
         return;
       }
       case 12: {
-        if (f.length !== 7) return this.malformed('ether.register_pbuf');
+        if (f.length !== 7) return this.malformed('ether.register_pbuf: arity', f);
         const p_buffer_id = f[3] as any;
         const p_pbuf_id = f[4] as any;
         const p_offset = f[5] as any;
         const p_len = f[6] as any;
-        if (!(((p_buffer_id >>> 0) === p_buffer_id) && ((p_pbuf_id >>> 0) === p_pbuf_id) && ((p_offset >>> 0) === p_offset) && ((p_len >>> 0) === p_len))) return this.malformed('ether.register_pbuf');
+        if (!(((p_buffer_id >>> 0) === p_buffer_id) && ((p_pbuf_id >>> 0) === p_pbuf_id) && ((p_offset >>> 0) === p_offset) && ((p_len >>> 0) === p_len))) return this.malformed('ether.register_pbuf: arguments', f);
         const h = this.rx.register_pbuf;
-        if (h === undefined) return this.unhandled();
+        if (h === undefined) return this.unhandled(f);
         h(p_buffer_id, p_pbuf_id, p_offset, p_len);
         return;
       }
       case 20: {
-        if (f.length !== 8) return this.malformed('ether.transmit_packet');
+        if (f.length !== 8) return this.malformed('ether.transmit_packet: arity', f);
         const p_buffer_id = f[3] as any;
         const p_pbuf_id = f[4] as any;
         const p_offset = f[5] as any;
         const p_len = f[6] as any;
         const p_nr_pbufs = f[7] as any;
-        if (!(((p_buffer_id >>> 0) === p_buffer_id) && ((p_pbuf_id >>> 0) === p_pbuf_id) && ((p_offset >>> 0) === p_offset) && ((p_len >>> 0) === p_len) && ((p_nr_pbufs & 0xffff) === p_nr_pbufs))) return this.malformed('ether.transmit_packet');
+        if (!(((p_buffer_id >>> 0) === p_buffer_id) && ((p_pbuf_id >>> 0) === p_pbuf_id) && ((p_offset >>> 0) === p_offset) && ((p_len >>> 0) === p_len) && ((p_nr_pbufs & 0xffff) === p_nr_pbufs))) return this.malformed('ether.transmit_packet: arguments', f);
         const h = this.rx.transmit_packet;
-        if (h === undefined) return this.unhandled();
+        if (h === undefined) return this.unhandled(f);
         h(p_buffer_id, p_pbuf_id, p_offset, p_len, p_nr_pbufs);
         return;
       }
       case 29: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('ether.get_statistics');
+        if (typeof __id !== 'number') return this.malformed('ether.get_statistics: call id', f);
         if (f.length !== 4 || !(true)) {
-          this.malformed('ether.get_statistics');
+          this.malformed('ether.get_statistics: arguments', f);
           return this.reply_get_statistics(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.get_statistics, [], 'ether.get_statistics').then((r) => this.reply_get_statistics(__id, r.status, r.outs));
         return;
       }
       default:
-        this.malformed('unknown message code');
+        this.malformed('unknown message code', f);
     }
   }
 
@@ -571,11 +567,11 @@ export class EtherServer extends TypedEndpoint {
         const p_pbuf_id = __w[__at + 3]! >>> 0;
         const p_offset = __w[__at + 4]! >>> 0;
         const p_len = __w[__at + 5]! >>> 0;
-        if ((__w[__at + 6]! & 0xffff) !== __w[__at + 6]!) {
-          this.malformed('ether.transmit_packet');
+        const p_nr_pbufs = __w[__at + 6]!;
+        if ((p_nr_pbufs & 0xffff) !== p_nr_pbufs) {
+          this.malformed('ether.transmit_packet: arguments');
           return;
         }
-         const p_nr_pbufs = __w[__at + 6]!;
         const h = this.rx.transmit_packet;
         if (h === undefined) return this.unhandled();
         h(p_buffer_id, p_pbuf_id, p_offset, p_len, p_nr_pbufs);

@@ -68,7 +68,7 @@ export class EtherNetdClient extends TypedEndpoint {
     };
     this.rpc = {
       get_mac_address: async () => {
-        const { id: __id, promise: __p } = this.call<any>();
+        const { id: __id, promise: __p } = this.call<any>('ether_netd.get_mac_address');
         const __at = shm ? this.reserve() : -1;
         if (__at >= 0) {
           const __w = this.w;
@@ -76,7 +76,7 @@ export class EtherNetdClient extends TypedEndpoint {
           this.commit(__at, 1);
         } else {
           if (shm) this.stats.spilled++;
-          this.sendPort([0, 0, 1, __id]);
+          this.sendPort([0, 0, 1, __id], undefined, __id);
         }
         return __p;
       },
@@ -85,13 +85,13 @@ export class EtherNetdClient extends TypedEndpoint {
         if (!((buffer_id_tx >>> 0) === buffer_id_tx)) badArgument('ether_netd.register_filter: argument buffer_id_tx', buffer_id_tx, 'uint32');
         if (!(rx_code instanceof Uint8Array)) badArgument('ether_netd.register_filter: argument rx_code', rx_code, 'uint8[]');
         if (!(tx_code instanceof Uint8Array)) badArgument('ether_netd.register_filter: argument tx_code', tx_code, 'uint8[]');
-        const { id: __id, promise: __p } = this.call<any>();
-        this.sendPort([0, 0, 5, __id, buffer_id_rx, buffer_id_tx, rx_code, tx_code]);
+        const { id: __id, promise: __p } = this.call<any>('ether_netd.register_filter');
+        this.sendPort([0, 0, 5, __id, buffer_id_rx, buffer_id_tx, rx_code, tx_code], undefined, __id);
         return __p;
       },
       deregister_filter: async (filter_id: Filterid) => {
         if (!((filter_id >>> 0) === filter_id)) badArgument('ether_netd.deregister_filter: argument filter_id', filter_id, 'uint32');
-        const { id: __id, promise: __p } = this.call<any>();
+        const { id: __id, promise: __p } = this.call<any>('ether_netd.deregister_filter');
         const __at = shm ? this.reserve() : -1;
         if (__at >= 0) {
           const __w = this.w;
@@ -100,20 +100,20 @@ export class EtherNetdClient extends TypedEndpoint {
           this.commit(__at, 9);
         } else {
           if (shm) this.stats.spilled++;
-          this.sendPort([0, 0, 9, __id, filter_id]);
+          this.sendPort([0, 0, 9, __id, filter_id], undefined, __id);
         }
         return __p;
       },
       register_arp_filter: async (rx_code: Uint8Array, tx_code: Uint8Array) => {
         if (!(rx_code instanceof Uint8Array)) badArgument('ether_netd.register_arp_filter: argument rx_code', rx_code, 'uint8[]');
         if (!(tx_code instanceof Uint8Array)) badArgument('ether_netd.register_arp_filter: argument tx_code', tx_code, 'uint8[]');
-        const { id: __id, promise: __p } = this.call<any>();
-        this.sendPort([0, 0, 13, __id, rx_code, tx_code]);
+        const { id: __id, promise: __p } = this.call<any>('ether_netd.register_arp_filter');
+        this.sendPort([0, 0, 13, __id, rx_code, tx_code], undefined, __id);
         return __p;
       },
       set_default_buffer: async (buffer_id: Bufid) => {
         if (!((buffer_id >>> 0) === buffer_id)) badArgument('ether_netd.set_default_buffer: argument buffer_id', buffer_id, 'uint32');
-        const { id: __id, promise: __p } = this.call<any>();
+        const { id: __id, promise: __p } = this.call<any>('ether_netd.set_default_buffer');
         const __at = shm ? this.reserve() : -1;
         if (__at >= 0) {
           const __w = this.w;
@@ -122,13 +122,13 @@ export class EtherNetdClient extends TypedEndpoint {
           this.commit(__at, 17);
         } else {
           if (shm) this.stats.spilled++;
-          this.sendPort([0, 0, 17, __id, buffer_id]);
+          this.sendPort([0, 0, 17, __id, buffer_id], undefined, __id);
         }
         return __p;
       },
       get_buffer_owner: async (buffer_id: Bufid) => {
         if (!((buffer_id >>> 0) === buffer_id)) badArgument('ether_netd.get_buffer_owner: argument buffer_id', buffer_id, 'uint32');
-        const { id: __id, promise: __p } = this.call<any>();
+        const { id: __id, promise: __p } = this.call<any>('ether_netd.get_buffer_owner');
         const __at = shm ? this.reserve() : -1;
         if (__at >= 0) {
           const __w = this.w;
@@ -137,12 +137,12 @@ export class EtherNetdClient extends TypedEndpoint {
           this.commit(__at, 21);
         } else {
           if (shm) this.stats.spilled++;
-          this.sendPort([0, 0, 21, __id, buffer_id]);
+          this.sendPort([0, 0, 21, __id, buffer_id], undefined, __id);
         }
         return __p;
       },
       get_statistics: async () => {
-        const { id: __id, promise: __p } = this.call<any>();
+        const { id: __id, promise: __p } = this.call<any>('ether_netd.get_statistics');
         const __at = shm ? this.reserve() : -1;
         if (__at >= 0) {
           const __w = this.w;
@@ -150,7 +150,7 @@ export class EtherNetdClient extends TypedEndpoint {
           this.commit(__at, 25);
         } else {
           if (shm) this.stats.spilled++;
-          this.sendPort([0, 0, 25, __id]);
+          this.sendPort([0, 0, 25, __id], undefined, __id);
         }
         return __p;
       },
@@ -162,11 +162,11 @@ export class EtherNetdClient extends TypedEndpoint {
       case 2: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('ether_netd.get_mac_address');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('ether_netd.get_mac_address: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'ether_netd.get_mac_address');
         const p_hwaddr = f[5] as any;
         if (f.length !== 6 || !((typeof p_hwaddr === 'bigint' && BigInt.asUintN(64, p_hwaddr) === p_hwaddr))) {
-          this.malformed('ether_netd.get_mac_address');
+          this.malformed('ether_netd.get_mac_address: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'ether_netd.get_mac_address');
         }
         this.settle(__id, Err.OK, { hwaddr: p_hwaddr }, 'ether_netd.get_mac_address');
@@ -175,11 +175,11 @@ export class EtherNetdClient extends TypedEndpoint {
       case 6: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('ether_netd.register_filter');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('ether_netd.register_filter: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'ether_netd.register_filter');
         const p_filter_id = f[5] as any;
         if (f.length !== 6 || !(((p_filter_id >>> 0) === p_filter_id))) {
-          this.malformed('ether_netd.register_filter');
+          this.malformed('ether_netd.register_filter: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'ether_netd.register_filter');
         }
         this.settle(__id, Err.OK, { filter_id: p_filter_id }, 'ether_netd.register_filter');
@@ -188,10 +188,10 @@ export class EtherNetdClient extends TypedEndpoint {
       case 10: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('ether_netd.deregister_filter');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('ether_netd.deregister_filter: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'ether_netd.deregister_filter');
         if (f.length !== 5 || !(true)) {
-          this.malformed('ether_netd.deregister_filter');
+          this.malformed('ether_netd.deregister_filter: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'ether_netd.deregister_filter');
         }
         this.settle(__id, Err.OK, undefined, 'ether_netd.deregister_filter');
@@ -200,10 +200,10 @@ export class EtherNetdClient extends TypedEndpoint {
       case 14: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('ether_netd.register_arp_filter');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('ether_netd.register_arp_filter: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'ether_netd.register_arp_filter');
         if (f.length !== 5 || !(true)) {
-          this.malformed('ether_netd.register_arp_filter');
+          this.malformed('ether_netd.register_arp_filter: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'ether_netd.register_arp_filter');
         }
         this.settle(__id, Err.OK, undefined, 'ether_netd.register_arp_filter');
@@ -212,10 +212,10 @@ export class EtherNetdClient extends TypedEndpoint {
       case 18: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('ether_netd.set_default_buffer');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('ether_netd.set_default_buffer: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'ether_netd.set_default_buffer');
         if (f.length !== 5 || !(true)) {
-          this.malformed('ether_netd.set_default_buffer');
+          this.malformed('ether_netd.set_default_buffer: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'ether_netd.set_default_buffer');
         }
         this.settle(__id, Err.OK, undefined, 'ether_netd.set_default_buffer');
@@ -224,11 +224,11 @@ export class EtherNetdClient extends TypedEndpoint {
       case 22: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('ether_netd.get_buffer_owner');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('ether_netd.get_buffer_owner: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'ether_netd.get_buffer_owner');
         const p_owner = f[5] as any;
         if (f.length !== 6 || !(((p_owner >>> 0) === p_owner))) {
-          this.malformed('ether_netd.get_buffer_owner');
+          this.malformed('ether_netd.get_buffer_owner: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'ether_netd.get_buffer_owner');
         }
         this.settle(__id, Err.OK, { owner: p_owner }, 'ether_netd.get_buffer_owner');
@@ -237,7 +237,7 @@ export class EtherNetdClient extends TypedEndpoint {
       case 26: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('ether_netd.get_statistics');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('ether_netd.get_statistics: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'ether_netd.get_statistics');
         const p_rx_frames = f[5] as any;
         const p_rx_unclaimed = f[6] as any;
@@ -246,14 +246,14 @@ export class EtherNetdClient extends TypedEndpoint {
         const p_tx_refused = f[9] as any;
         const p_fragments_pending = f[10] as any;
         if (f.length !== 11 || !((typeof p_rx_frames === 'bigint' && BigInt.asUintN(64, p_rx_frames) === p_rx_frames) && (typeof p_rx_unclaimed === 'bigint' && BigInt.asUintN(64, p_rx_unclaimed) === p_rx_unclaimed) && (typeof p_rx_dropped === 'bigint' && BigInt.asUintN(64, p_rx_dropped) === p_rx_dropped) && (typeof p_tx_frames === 'bigint' && BigInt.asUintN(64, p_tx_frames) === p_tx_frames) && (typeof p_tx_refused === 'bigint' && BigInt.asUintN(64, p_tx_refused) === p_tx_refused) && (typeof p_fragments_pending === 'bigint' && BigInt.asUintN(64, p_fragments_pending) === p_fragments_pending))) {
-          this.malformed('ether_netd.get_statistics');
+          this.malformed('ether_netd.get_statistics: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'ether_netd.get_statistics');
         }
         this.settle(__id, Err.OK, { rx_frames: p_rx_frames, rx_unclaimed: p_rx_unclaimed, rx_dropped: p_rx_dropped, tx_frames: p_tx_frames, tx_refused: p_tx_refused, fragments_pending: p_fragments_pending }, 'ether_netd.get_statistics');
         return;
       }
       default:
-        this.malformed('unknown message code');
+        this.malformed('unknown message code', f);
     }
   }
 
@@ -495,9 +495,9 @@ export class EtherNetdServer extends TypedEndpoint {
     switch (f[2]) {
       case 1: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('ether_netd.get_mac_address');
+        if (typeof __id !== 'number') return this.malformed('ether_netd.get_mac_address: call id', f);
         if (f.length !== 4 || !(true)) {
-          this.malformed('ether_netd.get_mac_address');
+          this.malformed('ether_netd.get_mac_address: arguments', f);
           return this.reply_get_mac_address(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.get_mac_address, [], 'ether_netd.get_mac_address').then((r) => this.reply_get_mac_address(__id, r.status, r.outs));
@@ -505,13 +505,13 @@ export class EtherNetdServer extends TypedEndpoint {
       }
       case 5: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('ether_netd.register_filter');
+        if (typeof __id !== 'number') return this.malformed('ether_netd.register_filter: call id', f);
         const p_buffer_id_rx = f[4] as any;
         const p_buffer_id_tx = f[5] as any;
         const p_rx_code = f[6] as any;
         const p_tx_code = f[7] as any;
         if (f.length !== 8 || !(((p_buffer_id_rx >>> 0) === p_buffer_id_rx) && ((p_buffer_id_tx >>> 0) === p_buffer_id_tx) && (p_rx_code instanceof Uint8Array) && (p_tx_code instanceof Uint8Array))) {
-          this.malformed('ether_netd.register_filter');
+          this.malformed('ether_netd.register_filter: arguments', f);
           return this.reply_register_filter(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.register_filter, [p_buffer_id_rx, p_buffer_id_tx, p_rx_code, p_tx_code], 'ether_netd.register_filter').then((r) => this.reply_register_filter(__id, r.status, r.outs));
@@ -519,10 +519,10 @@ export class EtherNetdServer extends TypedEndpoint {
       }
       case 9: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('ether_netd.deregister_filter');
+        if (typeof __id !== 'number') return this.malformed('ether_netd.deregister_filter: call id', f);
         const p_filter_id = f[4] as any;
         if (f.length !== 5 || !(((p_filter_id >>> 0) === p_filter_id))) {
-          this.malformed('ether_netd.deregister_filter');
+          this.malformed('ether_netd.deregister_filter: arguments', f);
           return this.reply_deregister_filter(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.deregister_filter, [p_filter_id], 'ether_netd.deregister_filter').then((r) => this.reply_deregister_filter(__id, r.status, r.outs));
@@ -530,11 +530,11 @@ export class EtherNetdServer extends TypedEndpoint {
       }
       case 13: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('ether_netd.register_arp_filter');
+        if (typeof __id !== 'number') return this.malformed('ether_netd.register_arp_filter: call id', f);
         const p_rx_code = f[4] as any;
         const p_tx_code = f[5] as any;
         if (f.length !== 6 || !((p_rx_code instanceof Uint8Array) && (p_tx_code instanceof Uint8Array))) {
-          this.malformed('ether_netd.register_arp_filter');
+          this.malformed('ether_netd.register_arp_filter: arguments', f);
           return this.reply_register_arp_filter(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.register_arp_filter, [p_rx_code, p_tx_code], 'ether_netd.register_arp_filter').then((r) => this.reply_register_arp_filter(__id, r.status, r.outs));
@@ -542,10 +542,10 @@ export class EtherNetdServer extends TypedEndpoint {
       }
       case 17: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('ether_netd.set_default_buffer');
+        if (typeof __id !== 'number') return this.malformed('ether_netd.set_default_buffer: call id', f);
         const p_buffer_id = f[4] as any;
         if (f.length !== 5 || !(((p_buffer_id >>> 0) === p_buffer_id))) {
-          this.malformed('ether_netd.set_default_buffer');
+          this.malformed('ether_netd.set_default_buffer: arguments', f);
           return this.reply_set_default_buffer(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.set_default_buffer, [p_buffer_id], 'ether_netd.set_default_buffer').then((r) => this.reply_set_default_buffer(__id, r.status, r.outs));
@@ -553,10 +553,10 @@ export class EtherNetdServer extends TypedEndpoint {
       }
       case 21: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('ether_netd.get_buffer_owner');
+        if (typeof __id !== 'number') return this.malformed('ether_netd.get_buffer_owner: call id', f);
         const p_buffer_id = f[4] as any;
         if (f.length !== 5 || !(((p_buffer_id >>> 0) === p_buffer_id))) {
-          this.malformed('ether_netd.get_buffer_owner');
+          this.malformed('ether_netd.get_buffer_owner: arguments', f);
           return this.reply_get_buffer_owner(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.get_buffer_owner, [p_buffer_id], 'ether_netd.get_buffer_owner').then((r) => this.reply_get_buffer_owner(__id, r.status, r.outs));
@@ -564,16 +564,16 @@ export class EtherNetdServer extends TypedEndpoint {
       }
       case 25: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('ether_netd.get_statistics');
+        if (typeof __id !== 'number') return this.malformed('ether_netd.get_statistics: call id', f);
         if (f.length !== 4 || !(true)) {
-          this.malformed('ether_netd.get_statistics');
+          this.malformed('ether_netd.get_statistics: arguments', f);
           return this.reply_get_statistics(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.get_statistics, [], 'ether_netd.get_statistics').then((r) => this.reply_get_statistics(__id, r.status, r.outs));
         return;
       }
       default:
-        this.malformed('unknown message code');
+        this.malformed('unknown message code', f);
     }
   }
 

@@ -66,7 +66,7 @@ export class NetdClient extends TypedEndpoint {
     };
     this.rpc = {
       get_ip_info: async () => {
-        const { id: __id, promise: __p } = this.call<any>();
+        const { id: __id, promise: __p } = this.call<any>('netd.get_ip_info');
         const __at = shm ? this.reserve() : -1;
         if (__at >= 0) {
           const __w = this.w;
@@ -74,12 +74,12 @@ export class NetdClient extends TypedEndpoint {
           this.commit(__at, 1);
         } else {
           if (shm) this.stats.spilled++;
-          this.sendPort([0, 0, 1, __id]);
+          this.sendPort([0, 0, 1, __id], undefined, __id);
         }
         return __p;
       },
       get_mac_address: async () => {
-        const { id: __id, promise: __p } = this.call<any>();
+        const { id: __id, promise: __p } = this.call<any>('netd.get_mac_address');
         const __at = shm ? this.reserve() : -1;
         if (__at >= 0) {
           const __w = this.w;
@@ -87,7 +87,7 @@ export class NetdClient extends TypedEndpoint {
           this.commit(__at, 5);
         } else {
           if (shm) this.stats.spilled++;
-          this.sendPort([0, 0, 5, __id]);
+          this.sendPort([0, 0, 5, __id], undefined, __id);
         }
         return __p;
       },
@@ -95,7 +95,7 @@ export class NetdClient extends TypedEndpoint {
         if (!((type >>> 0) === type && type < 2)) badArgument('netd.get_port: argument type', type, 'port_type');
         if (!((rx >>> 0) === rx)) badArgument('netd.get_port: argument rx', rx, 'uint32');
         if (!((tx >>> 0) === tx)) badArgument('netd.get_port: argument tx', tx, 'uint32');
-        const { id: __id, promise: __p } = this.call<any>();
+        const { id: __id, promise: __p } = this.call<any>('netd.get_port');
         const __at = shm ? this.reserve() : -1;
         if (__at >= 0) {
           const __w = this.w;
@@ -106,7 +106,7 @@ export class NetdClient extends TypedEndpoint {
           this.commit(__at, 9);
         } else {
           if (shm) this.stats.spilled++;
-          this.sendPort([0, 0, 9, __id, type, rx, tx]);
+          this.sendPort([0, 0, 9, __id, type, rx, tx], undefined, __id);
         }
         return __p;
       },
@@ -115,7 +115,7 @@ export class NetdClient extends TypedEndpoint {
         if (!((port & 0xffff) === port)) badArgument('netd.bind_port: argument port', port, 'uint16');
         if (!((rx >>> 0) === rx)) badArgument('netd.bind_port: argument rx', rx, 'uint32');
         if (!((tx >>> 0) === tx)) badArgument('netd.bind_port: argument tx', tx, 'uint32');
-        const { id: __id, promise: __p } = this.call<any>();
+        const { id: __id, promise: __p } = this.call<any>('netd.bind_port');
         const __at = shm ? this.reserve() : -1;
         if (__at >= 0) {
           const __w = this.w;
@@ -127,14 +127,14 @@ export class NetdClient extends TypedEndpoint {
           this.commit(__at, 13);
         } else {
           if (shm) this.stats.spilled++;
-          this.sendPort([0, 0, 13, __id, type, port, rx, tx]);
+          this.sendPort([0, 0, 13, __id, type, port, rx, tx], undefined, __id);
         }
         return __p;
       },
       close_port: async (type: PortType, port: number) => {
         if (!((type >>> 0) === type && type < 2)) badArgument('netd.close_port: argument type', type, 'port_type');
         if (!((port & 0xffff) === port)) badArgument('netd.close_port: argument port', port, 'uint16');
-        const { id: __id, promise: __p } = this.call<any>();
+        const { id: __id, promise: __p } = this.call<any>('netd.close_port');
         const __at = shm ? this.reserve() : -1;
         if (__at >= 0) {
           const __w = this.w;
@@ -144,7 +144,7 @@ export class NetdClient extends TypedEndpoint {
           this.commit(__at, 17);
         } else {
           if (shm) this.stats.spilled++;
-          this.sendPort([0, 0, 17, __id, type, port]);
+          this.sendPort([0, 0, 17, __id, type, port], undefined, __id);
         }
         return __p;
       },
@@ -156,13 +156,13 @@ export class NetdClient extends TypedEndpoint {
       case 2: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('netd.get_ip_info');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('netd.get_ip_info: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'netd.get_ip_info');
         const p_ip = f[5] as any;
         const p_gw = f[6] as any;
         const p_mask = f[7] as any;
         if (f.length !== 8 || !(((p_ip >>> 0) === p_ip) && ((p_gw >>> 0) === p_gw) && ((p_mask >>> 0) === p_mask))) {
-          this.malformed('netd.get_ip_info');
+          this.malformed('netd.get_ip_info: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'netd.get_ip_info');
         }
         this.settle(__id, Err.OK, { ip: p_ip, gw: p_gw, mask: p_mask }, 'netd.get_ip_info');
@@ -171,11 +171,11 @@ export class NetdClient extends TypedEndpoint {
       case 6: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('netd.get_mac_address');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('netd.get_mac_address: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'netd.get_mac_address');
         const p_hwaddr = f[5] as any;
         if (f.length !== 6 || !((typeof p_hwaddr === 'bigint' && BigInt.asUintN(64, p_hwaddr) === p_hwaddr))) {
-          this.malformed('netd.get_mac_address');
+          this.malformed('netd.get_mac_address: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'netd.get_mac_address');
         }
         this.settle(__id, Err.OK, { hwaddr: p_hwaddr }, 'netd.get_mac_address');
@@ -184,11 +184,11 @@ export class NetdClient extends TypedEndpoint {
       case 10: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('netd.get_port');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('netd.get_port: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'netd.get_port');
         const p_port = f[5] as any;
         if (f.length !== 6 || !(((p_port & 0xffff) === p_port))) {
-          this.malformed('netd.get_port');
+          this.malformed('netd.get_port: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'netd.get_port');
         }
         this.settle(__id, Err.OK, { port: p_port }, 'netd.get_port');
@@ -197,10 +197,10 @@ export class NetdClient extends TypedEndpoint {
       case 14: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('netd.bind_port');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('netd.bind_port: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'netd.bind_port');
         if (f.length !== 5 || !(true)) {
-          this.malformed('netd.bind_port');
+          this.malformed('netd.bind_port: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'netd.bind_port');
         }
         this.settle(__id, Err.OK, undefined, 'netd.bind_port');
@@ -209,17 +209,17 @@ export class NetdClient extends TypedEndpoint {
       case 18: {
         const __id = f[3];
         const __status = f[4];
-        if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('netd.close_port');
+        if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('netd.close_port: reply header', f);
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'netd.close_port');
         if (f.length !== 5 || !(true)) {
-          this.malformed('netd.close_port');
+          this.malformed('netd.close_port: out-arguments', f);
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'netd.close_port');
         }
         this.settle(__id, Err.OK, undefined, 'netd.close_port');
         return;
       }
       default:
-        this.malformed('unknown message code');
+        this.malformed('unknown message code', f);
     }
   }
 
@@ -247,11 +247,11 @@ export class NetdClient extends TypedEndpoint {
         const __id = __w[__at + 2]!;
         const __status = __w[__at + 3]! >>> 0;
         if (__status !== Err.OK) return this.settle(__id, __status, undefined, 'netd.get_port');
-        if ((__w[__at + 4]! & 0xffff) !== __w[__at + 4]!) {
-          this.malformed('netd.get_port');
+        const p_port = __w[__at + 4]!;
+        if ((p_port & 0xffff) !== p_port) {
+          this.malformed('netd.get_port: out-arguments');
           return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, 'netd.get_port');
         }
-         const p_port = __w[__at + 4]!;
         this.settle(__id, Err.OK, { port: p_port }, 'netd.get_port');
         return;
       }
@@ -398,9 +398,9 @@ export class NetdServer extends TypedEndpoint {
     switch (f[2]) {
       case 1: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('netd.get_ip_info');
+        if (typeof __id !== 'number') return this.malformed('netd.get_ip_info: call id', f);
         if (f.length !== 4 || !(true)) {
-          this.malformed('netd.get_ip_info');
+          this.malformed('netd.get_ip_info: arguments', f);
           return this.reply_get_ip_info(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.get_ip_info, [], 'netd.get_ip_info').then((r) => this.reply_get_ip_info(__id, r.status, r.outs));
@@ -408,9 +408,9 @@ export class NetdServer extends TypedEndpoint {
       }
       case 5: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('netd.get_mac_address');
+        if (typeof __id !== 'number') return this.malformed('netd.get_mac_address: call id', f);
         if (f.length !== 4 || !(true)) {
-          this.malformed('netd.get_mac_address');
+          this.malformed('netd.get_mac_address: arguments', f);
           return this.reply_get_mac_address(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.get_mac_address, [], 'netd.get_mac_address').then((r) => this.reply_get_mac_address(__id, r.status, r.outs));
@@ -418,12 +418,12 @@ export class NetdServer extends TypedEndpoint {
       }
       case 9: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('netd.get_port');
+        if (typeof __id !== 'number') return this.malformed('netd.get_port: call id', f);
         const p_type = f[4] as any;
         const p_rx = f[5] as any;
         const p_tx = f[6] as any;
         if (f.length !== 7 || !(((p_type >>> 0) === p_type && p_type < 2) && ((p_rx >>> 0) === p_rx) && ((p_tx >>> 0) === p_tx))) {
-          this.malformed('netd.get_port');
+          this.malformed('netd.get_port: arguments', f);
           return this.reply_get_port(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.get_port, [p_type, p_rx, p_tx], 'netd.get_port').then((r) => this.reply_get_port(__id, r.status, r.outs));
@@ -431,13 +431,13 @@ export class NetdServer extends TypedEndpoint {
       }
       case 13: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('netd.bind_port');
+        if (typeof __id !== 'number') return this.malformed('netd.bind_port: call id', f);
         const p_type = f[4] as any;
         const p_port = f[5] as any;
         const p_rx = f[6] as any;
         const p_tx = f[7] as any;
         if (f.length !== 8 || !(((p_type >>> 0) === p_type && p_type < 2) && ((p_port & 0xffff) === p_port) && ((p_rx >>> 0) === p_rx) && ((p_tx >>> 0) === p_tx))) {
-          this.malformed('netd.bind_port');
+          this.malformed('netd.bind_port: arguments', f);
           return this.reply_bind_port(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.bind_port, [p_type, p_port, p_rx, p_tx], 'netd.bind_port').then((r) => this.reply_bind_port(__id, r.status, r.outs));
@@ -445,18 +445,18 @@ export class NetdServer extends TypedEndpoint {
       }
       case 17: {
         const __id = f[3];
-        if (typeof __id !== 'number') return this.malformed('netd.close_port');
+        if (typeof __id !== 'number') return this.malformed('netd.close_port: call id', f);
         const p_type = f[4] as any;
         const p_port = f[5] as any;
         if (f.length !== 6 || !(((p_type >>> 0) === p_type && p_type < 2) && ((p_port & 0xffff) === p_port))) {
-          this.malformed('netd.close_port');
+          this.malformed('netd.close_port: arguments', f);
           return this.reply_close_port(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         void this.serve(this.rpc.close_port, [p_type, p_port], 'netd.close_port').then((r) => this.reply_close_port(__id, r.status, r.outs));
         return;
       }
       default:
-        this.malformed('unknown message code');
+        this.malformed('unknown message code', f);
     }
   }
 
@@ -476,7 +476,7 @@ export class NetdServer extends TypedEndpoint {
         const __id = __w[__at + 2]!;
         const p_type = __w[__at + 3]! >>> 0;
          if (p_type >= 2) {
-          this.malformed('netd.get_port');
+          this.malformed('netd.get_port: arguments');
           return this.reply_get_port(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
         const p_rx = __w[__at + 4]! >>> 0;
@@ -488,14 +488,14 @@ export class NetdServer extends TypedEndpoint {
         const __id = __w[__at + 2]!;
         const p_type = __w[__at + 3]! >>> 0;
          if (p_type >= 2) {
-          this.malformed('netd.bind_port');
+          this.malformed('netd.bind_port: arguments');
           return this.reply_bind_port(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
-        if ((__w[__at + 4]! & 0xffff) !== __w[__at + 4]!) {
-          this.malformed('netd.bind_port');
+        const p_port = __w[__at + 4]!;
+        if ((p_port & 0xffff) !== p_port) {
+          this.malformed('netd.bind_port: arguments');
           return this.reply_bind_port(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
-         const p_port = __w[__at + 4]!;
         const p_rx = __w[__at + 5]! >>> 0;
         const p_tx = __w[__at + 6]! >>> 0;
         void this.serve(this.rpc.bind_port, [p_type, p_port, p_rx, p_tx], 'netd.bind_port').then((r) => this.reply_bind_port(__id, r.status, r.outs));
@@ -505,14 +505,14 @@ export class NetdServer extends TypedEndpoint {
         const __id = __w[__at + 2]!;
         const p_type = __w[__at + 3]! >>> 0;
          if (p_type >= 2) {
-          this.malformed('netd.close_port');
+          this.malformed('netd.close_port: arguments');
           return this.reply_close_port(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
-        if ((__w[__at + 4]! & 0xffff) !== __w[__at + 4]!) {
-          this.malformed('netd.close_port');
+        const p_port = __w[__at + 4]!;
+        if ((p_port & 0xffff) !== p_port) {
+          this.malformed('netd.close_port: arguments');
           return this.reply_close_port(__id, Err.RT_ERR_BAD_MESSAGE, undefined);
         }
-         const p_port = __w[__at + 4]!;
         void this.serve(this.rpc.close_port, [p_type, p_port], 'netd.close_port').then((r) => this.reply_close_port(__id, r.status, r.outs));
         return;
       }

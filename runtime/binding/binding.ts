@@ -11,7 +11,8 @@
 // whatever codec is attached (the typed stubs generated from .if files).
 
 import { type MessagePort, receiveMessageOnPort, type Transferable } from 'node:worker_threads';
-import { FishnetError, type WireError } from '../../protocols/errors.ts';
+import { FishnetError } from '../../protocols/errors.ts';
+import { checkFunction, checkOptions, checkTimeout } from '../options.ts';
 import { PendingCalls } from '../pending.ts';
 import type { ActorId, ExitReason } from '../reasons.ts';
 
@@ -31,7 +32,18 @@ const OP_REQUEST = 1;
 const OP_REPLY = 2;
 const OP_FAIL = 3;
 const OP_BYE = 4;
+const OP_CREDIT = 5;
 export const FIRST_CODEC_OP = 8;
+
+/**
+ * The credit window of the port transport: frames one side may post that the other
+ * has not yet consumed. A receiver hands credit back every quarter window, so a
+ * sender that keeps within it never waits on a receiver that keeps up. A peer that
+ * posts past its credit is hostile: its extra frames are dropped and counted, and
+ * past a whole window more the binding is ended.
+ */
+export const CREDIT_WINDOW = 1024;
+const CREDIT_EVERY = CREDIT_WINDOW / 4;
 
 /** What a typed codec (generated stubs) plugs into a binding. */
 export interface Codec {
@@ -54,7 +66,26 @@ export interface BindingInit {
   readonly release: (id: BindingId) => void;
 }
 
+export interface BindingStats {
+  sent: number;
+  received: number;
+  /** Frames dropped: nothing handles them. */
+  unhandled: number;
+  /** Frames dropped: not well-formed (the peer is not trusted). */
+  malformed: number;
+  /** The same drops by reason (a short fixed text per kind of fault). */
+  readonly malformedBy: Record<string, number>;
+  /** Frames held back because the peer had not yet handed back credit. */
+  queued: number;
+}
+
 type Handler = (...args: any[]) => unknown;
+
+interface Outgoing {
+  readonly frame: unknown[];
+  readonly transfer: Transferable[] | undefined;
+  readonly failed: (e: unknown) => void;
+}
 
 export class Binding {
   readonly id: BindingId;
@@ -63,9 +94,16 @@ export class Binding {
   readonly peer: PeerInfo;
   /** Resolves once, when the binding ends. */
   readonly closed: Promise<DisconnectReason>;
-  readonly stats = { sent: 0, received: 0, unhandled: 0 };
+  readonly stats: BindingStats = {
+    sent: 0,
+    received: 0,
+    unhandled: 0,
+    malformed: 0,
+    malformedBy: {},
+    queued: 0,
+  };
 
-  /** @internal the transport; typed codecs send on it directly. */
+  /** @internal the transport; typed codecs send on it through post(). */
   readonly port: MessagePort;
   /** @internal outstanding requests, shared with typed rpc stubs. */
   readonly pending = new PendingCalls();
@@ -77,6 +115,16 @@ export class Binding {
   private settle!: (r: DisconnectReason) => void;
   private readonly release: (id: BindingId) => void;
 
+  // Credit, as a sender: frames posted, and how many the peer may have unconsumed.
+  private posted = 0;
+  private limit = CREDIT_WINDOW;
+  /** Frames that must not be dropped (requests, replies) waiting for credit, in order. */
+  private readonly outbox: Outgoing[] = [];
+  private readonly creditWaiters: (() => void)[] = [];
+  // Credit, as a receiver: frames consumed, and the count last handed back.
+  private consumed = 0;
+  private acked = 0;
+
   constructor(init: BindingInit) {
     this.id = init.id;
     this.service = init.service;
@@ -87,7 +135,9 @@ export class Binding {
     this.closed = new Promise((r) => {
       this.settle = r;
     });
-    this.port.on('message', (frame: unknown[]) => this.receive(frame));
+    this.port.on('message', (frame: unknown) => this.receive(frame));
+    // A frame that could not even be deserialized (the peer's doing) is a drop like any other.
+    this.port.on('messageerror', () => this.countMalformed('undeserializable'));
   }
 
   get isOpen(): boolean {
@@ -101,24 +151,53 @@ export class Binding {
 
   /** request() with options: a timeout, and extra objects to transfer. */
   call<T = unknown>(method: string, args: unknown[], opts: { timeoutMs?: number } = {}): Promise<T> {
-    const { id, promise } = this.pending.open<T>(opts.timeoutMs, `request '${method}' to ${this.peer.name}`);
-    if (this.ended === undefined) this.post([OP_REQUEST, id, method, args], transferables(args));
+    if (typeof method !== 'string')
+      throw new TypeError(`call: method must be a string, not ${typeof method}`);
+    if (!Array.isArray(args)) throw new TypeError('call: args must be an array');
+    const o = checkOptions<{ timeoutMs: number }>(opts, 'call options', ['timeoutMs']);
+    const timeoutMs = checkTimeout(o.timeoutMs, 'call: timeoutMs');
+    const { id, promise } = this.pending.open<T>(timeoutMs, `request '${method}' to ${this.peer.name}`);
+    if (this.ended === undefined) {
+      this.postReliable([OP_REQUEST, id, method, args], transferables(args), (e) =>
+        this.pending.reject(id, FishnetError.wrap(e, 'RT_ERR_BAD_MESSAGE')),
+      );
+    }
     return promise;
   }
 
-  /** One-way message. Throws RT_ERR_BINDING_CLOSED / RT_ERR_PEER_DIED when the binding has ended. */
-  notify(method: string, ...args: unknown[]): void {
+  /**
+   * One-way message. Returns false, sending nothing, when the peer has not consumed
+   * a whole window of earlier frames (wait with writable()). Throws
+   * RT_ERR_BINDING_CLOSED / RT_ERR_PEER_DIED when the binding has ended.
+   */
+  notify(method: string, ...args: unknown[]): boolean {
     this.assertOpen();
+    if (typeof method !== 'string')
+      throw new TypeError(`notify: method must be a string, not ${typeof method}`);
+    if (!this.hasCredit()) return false;
     this.post([OP_NOTIFY, method, args], transferables(args));
+    return true;
+  }
+
+  /** Resolves when a one-way send can succeed again; rejects when the binding ends. */
+  writable(): Promise<void> {
+    this.assertOpen();
+    if (this.hasCredit()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.creditWaiters.push(() => (this.ended ? reject(this.endError()) : resolve()));
+    });
   }
 
   /** Answer requests and notifications named `method`. A handler may return a promise. */
   handle(method: string, fn: Handler): this {
+    if (typeof method !== 'string') throw new TypeError('handle: method must be a string');
+    checkFunction(fn, `handle('${method}'): the handler`);
     this.handlers.set(method, fn);
     return this;
   }
 
   onDisconnect(fn: (r: DisconnectReason) => void): () => void {
+    checkFunction(fn, 'onDisconnect: the handler');
     if (this.ended) {
       queueMicrotask(() => fn(this.ended!));
       return () => {};
@@ -131,7 +210,12 @@ export class Binding {
   close(): void {
     if (this.ended) return;
     this.codec?.flushBeforeClose?.();
-    this.post([OP_BYE], undefined);
+    this.port.postMessage([OP_BYE]);
+    this.end({ kind: 'closed', by: 'self' });
+  }
+
+  /** @internal end this side without a goodbye (a connection that was refused before it began). */
+  discard(): void {
     this.end({ kind: 'closed', by: 'self' });
   }
 
@@ -150,7 +234,7 @@ export class Binding {
       m !== undefined && !this.ended;
       m = receiveMessageOnPort(this.port)
     ) {
-      this.receive(m.message as unknown[]);
+      this.receive(m.message);
     }
     this.codec?.drainBeforeEnd?.();
     this.end({ kind: 'peer-died', reason });
@@ -182,51 +266,156 @@ export class Binding {
     if (this.ended) throw this.endError();
   }
 
-  /** @internal */
+  /** @internal true when a frame may be posted now without exceeding the peer's credit. */
+  hasCredit(): boolean {
+    return this.posted < this.limit;
+  }
+
+  /** @internal post a frame now (the caller checked hasCredit(), or it is a one-way send that may not wait). */
   post(frame: unknown[], transfer: Transferable[] | undefined): void {
     this.stats.sent++;
+    this.posted++;
     this.port.postMessage(frame, transfer);
   }
 
-  private receive(frame: unknown[]): void {
+  /**
+   * @internal post a frame that must not be dropped (a request, a reply): at once if
+   * there is credit, else in order when credit comes. `failed` hears of a frame that
+   * could not be cloned.
+   */
+  postReliable(frame: unknown[], transfer: Transferable[] | undefined, failed: (e: unknown) => void): void {
+    const out: Outgoing = { frame, transfer, failed };
+    if (this.outbox.length === 0 && this.hasCredit()) {
+      this.postOut(out);
+      return;
+    }
+    this.stats.queued++;
+    this.outbox.push(out);
+  }
+
+  private postOut(out: Outgoing): void {
+    try {
+      this.post(out.frame, out.transfer);
+    } catch (e) {
+      this.posted--;
+      this.stats.sent--;
+      out.failed(e);
+    }
+  }
+
+  /** @internal count a frame dropped as malformed, by reason. */
+  countMalformed(reason: string): void {
+    this.stats.malformed++;
+    this.stats.malformedBy[reason] = (this.stats.malformedBy[reason] ?? 0) + 1;
+  }
+
+  private receive(frame: unknown): undefined {
     if (this.ended) return;
+    if (!Array.isArray(frame) || frame.length === 0) return this.drop(frame, 'not a frame');
+    const op = frame[0];
+    if (op === OP_CREDIT) return this.credit(frame);
+    if (op !== OP_BYE && !this.consume()) return this.drop(frame, 'over credit');
     this.stats.received++;
-    const op = frame[0] as number;
+    if (typeof op !== 'number') return this.drop(frame, 'bad opcode');
     if (op >= FIRST_CODEC_OP) {
       if (this.codec) this.codec.receive(frame);
-      else this.stats.unhandled++;
+      else {
+        this.stats.unhandled++;
+        closePorts(frame);
+      }
       return;
     }
     switch (op) {
       case OP_NOTIFY: {
-        const fn = this.handlers.get(frame[1] as string);
+        const [, method, args] = frame;
+        if (frame.length !== 3 || typeof method !== 'string' || !Array.isArray(args))
+          return this.drop(frame, 'bad notify');
+        const fn = this.handlers.get(method);
         if (!fn) {
           this.stats.unhandled++;
+          closePorts(frame);
           return;
         }
         try {
-          const r = fn(...(frame[2] as unknown[]));
-          if (r instanceof Promise) r.catch((e) => reportHandlerError(this, frame[1] as string, e));
+          const r = fn(...args);
+          if (r instanceof Promise) r.catch((e) => reportHandlerError(this, method, e));
         } catch (e) {
-          reportHandlerError(this, frame[1] as string, e);
+          reportHandlerError(this, method, e);
         }
         return;
       }
-      case OP_REQUEST:
-        this.answer(frame[1] as number, frame[2] as string, frame[3] as unknown[]);
+      case OP_REQUEST: {
+        const [, id, method, args] = frame;
+        if (frame.length !== 4 || !isCallId(id) || typeof method !== 'string' || !Array.isArray(args))
+          return this.drop(frame, 'bad request');
+        this.answer(id, method, args);
         return;
-      case OP_REPLY:
-        this.pending.resolve(frame[1] as number, frame[2]);
+      }
+      case OP_REPLY: {
+        const [, id, value] = frame;
+        if (frame.length !== 3 || !isCallId(id)) return this.drop(frame, 'bad reply');
+        if (!this.pending.resolve(id, value)) this.drop(frame, 'reply to no request');
         return;
-      case OP_FAIL:
-        this.pending.reject(frame[1] as number, FishnetError.fromWire(frame[2] as WireError));
+      }
+      case OP_FAIL: {
+        const [, id, wire] = frame;
+        if (frame.length !== 3 || !isCallId(id)) return this.drop(frame, 'bad failure');
+        const error = FishnetError.fromWire(wire);
+        if (!error) {
+          // The caller still learns that its call failed, rather than waiting for ever.
+          this.countMalformed('bad error value');
+          this.pending.reject(
+            id,
+            new FishnetError('RT_ERR_BAD_MESSAGE', `the failure of a request to ${this.peer.name}`),
+          );
+          return;
+        }
+        if (!this.pending.reject(id, error)) this.drop(frame, 'failure of no request');
         return;
+      }
       case OP_BYE:
         this.codec?.drainBeforeEnd?.();
         this.end({ kind: 'closed', by: 'peer' });
         return;
       default:
-        this.stats.unhandled++;
+        this.drop(frame, 'unknown opcode');
+    }
+  }
+
+  /** A frame is dropped: count it, and close any port the peer moved with it (so none leaks). */
+  private drop(frame: unknown, reason: string): undefined {
+    this.countMalformed(reason);
+    closePorts(frame);
+  }
+
+  /** A counted frame arrived: false when the peer had no credit for it. */
+  private consume(): boolean {
+    if (this.consumed - this.acked >= CREDIT_WINDOW) {
+      // A peer a whole window past its credit is not slow: it ignores the protocol.
+      if (this.stats.malformedBy['over credit']! >= CREDIT_WINDOW) queueMicrotask(() => this.close());
+      return false;
+    }
+    this.consumed++;
+    if (this.consumed - this.acked >= CREDIT_EVERY) {
+      this.acked = this.consumed;
+      this.port.postMessage([OP_CREDIT, this.consumed]);
+    }
+    return true;
+  }
+
+  /** The peer consumed frames: more may be posted. */
+  private credit(frame: unknown[]): undefined {
+    const n = frame[1];
+    if (frame.length !== 2 || typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+      return this.drop(frame, 'bad credit');
+    }
+    // Credit only grows, and never for frames not yet posted.
+    const limit = Math.min(n, this.posted) + CREDIT_WINDOW;
+    if (limit <= this.limit) return;
+    this.limit = limit;
+    while (this.outbox.length > 0 && this.hasCredit() && !this.ended) this.postOut(this.outbox.shift()!);
+    if (this.outbox.length === 0 && this.hasCredit()) {
+      for (const w of this.creditWaiters.splice(0)) w();
     }
   }
 
@@ -241,17 +430,18 @@ export class Binding {
       reply = [OP_FAIL, id, FishnetError.wrap(e).toWire()];
     }
     if (this.ended) return;
-    try {
-      this.post(reply, reply[0] === OP_REPLY ? transferables([reply[2]]) : undefined);
-    } catch (e) {
+    this.postReliable(reply, reply[0] === OP_REPLY ? transferables([reply[2]]) : undefined, (e) => {
       // The value could not be cloned: tell the caller rather than leave it waiting.
-      this.post([OP_FAIL, id, FishnetError.wrap(e, 'RT_ERR_BAD_MESSAGE').toWire()], undefined);
-    }
+      if (!this.ended)
+        this.post([OP_FAIL, id, FishnetError.wrap(e, 'RT_ERR_BAD_MESSAGE').toWire()], undefined);
+    });
   }
 
   private end(reason: DisconnectReason): void {
     if (this.ended) return;
     this.ended = reason;
+    this.outbox.length = 0;
+    for (const w of this.creditWaiters.splice(0)) w();
     this.pending.close(this.endError());
     this.port.close();
     this.release(this.id);
@@ -267,6 +457,29 @@ export class Binding {
     }
     this.disconnectHandlers.clear();
     this.settle(reason);
+  }
+}
+
+/** A call id as this side hands them out: a positive 31-bit integer. */
+function isCallId(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x > 0 && x <= 0x7fffffff;
+}
+
+/** Close every MessagePort a dropped frame carried (a few levels deep), so that none is left open. */
+export function closePorts(frame: unknown, depth = 0): void {
+  if (depth > 3 || typeof frame !== 'object' || frame === null) return;
+  if (isPort(frame)) {
+    (frame as MessagePort).close();
+    return;
+  }
+  if (Array.isArray(frame)) {
+    for (let i = 0; i < frame.length && i < 64; i++) closePorts(frame[i], depth + 1);
+    return;
+  }
+  let n = 0;
+  for (const k in frame) {
+    if (++n > 64) return;
+    closePorts((frame as Record<string, unknown>)[k], depth + 1);
   }
 }
 

@@ -3,9 +3,10 @@
 // two rings, each side's tx being the other's rx).
 
 import type { MessagePort } from 'node:worker_threads';
-import { createRing } from '../../lib/shm/ring.ts';
+import { createRing, MAX_RING_BYTES, ringBytes } from '../../lib/shm/ring.ts';
 import { FishnetError } from '../../protocols/errors.ts';
 import type { ConnectOptions } from '../actor.ts';
+import { badOption, checkOptions } from '../options.ts';
 import { Binding, type BindingId, type PeerInfo } from './binding.ts';
 import type { InterfaceDescriptor, RingPair, Transport, TypedEndpoint } from './transport-mux.ts';
 
@@ -18,10 +19,23 @@ export interface InterfaceId {
 export interface ConnectRequest {
   readonly iface?: InterfaceId;
   readonly transport?: Transport;
-  /** Slots per ring (a power of two; default 1024). */
+  /** Slots per ring the client asks for (a power of two); the server's policy decides. */
   readonly capacity?: number;
-  /** Words per slot, from the client's interface descriptor. */
-  readonly slotWords?: number;
+}
+
+/** What a server decides about the rings of the shared-memory bindings to its service. */
+export interface RingPolicy {
+  /** Slots per ring when the client does not ask (a power of two; default 1024). */
+  readonly capacity?: number;
+  /** The most slots per ring a client may ask for (default 4096). */
+  readonly maxCapacity?: number;
+}
+
+/** What the kernel keeps of an export: the exporter's interface (its slot size included) and its policy. */
+export interface ExportInfo extends InterfaceId {
+  /** Words per ring slot, from the exporter's own descriptor (never from a client). */
+  readonly slotWords: number;
+  readonly ring: Required<RingPolicy>;
 }
 
 export interface ConnectOffer {
@@ -34,7 +48,35 @@ export interface ConnectOffer {
 }
 
 export const DEFAULT_RING_CAPACITY = 1024;
+export const DEFAULT_MAX_RING_CAPACITY = 4096;
+/** Above this a server cannot raise its own limit: 2^20 slots, and MAX_RING_BYTES per ring. */
+const HARD_MAX_CAPACITY = 1 << 20;
 
+function isRingCapacity(n: unknown, max: number): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 2 && n <= max && (n & (n - 1)) === 0;
+}
+
+/** The exporter's side: its descriptor and ring policy, checked. */
+export function exportInfo(d: InterfaceDescriptor<any, any>, policy: RingPolicy | undefined): ExportInfo {
+  const id = interfaceId(d);
+  const p = checkOptions<RingPolicy>(policy, 'ring policy', ['capacity', 'maxCapacity']);
+  const maxCapacity = p.maxCapacity ?? DEFAULT_MAX_RING_CAPACITY;
+  if (!isRingCapacity(maxCapacity, HARD_MAX_CAPACITY)) {
+    badOption('ring.maxCapacity', maxCapacity, `a power of two in 2..${HARD_MAX_CAPACITY}`);
+  }
+  const capacity = p.capacity ?? Math.min(DEFAULT_RING_CAPACITY, maxCapacity);
+  if (!isRingCapacity(capacity, maxCapacity)) {
+    badOption('ring.capacity', capacity, `a power of two in 2..${maxCapacity} (ring.maxCapacity)`);
+  }
+  const slotWords = d.slotWords;
+  if (slotWords !== 0 && ringBytes(maxCapacity, slotWords) > MAX_RING_BYTES) {
+    throw new FishnetError(
+      'RT_ERR_BAD_SPEC',
+      `ring.maxCapacity ${maxCapacity} with slots of ${slotWords} words exceeds ${MAX_RING_BYTES} bytes per ring`,
+    );
+  }
+  return { ...id, slotWords, ring: { capacity, maxCapacity } };
+}
 export function interfaceId(d: InterfaceDescriptor<any, any>): InterfaceId {
   if (!d || typeof d.name !== 'string' || typeof d.hash !== 'string' || typeof d.client !== 'function') {
     throw new FishnetError(
@@ -51,7 +93,7 @@ export function interfaceId(d: InterfaceDescriptor<any, any>): InterfaceId {
  */
 export function agree(
   service: string,
-  exported: InterfaceId | undefined,
+  exported: ExportInfo | undefined,
   req: ConnectRequest,
 ): [RingPair | undefined, RingPair | undefined] {
   const asked = req.iface;
@@ -71,14 +113,25 @@ export function agree(
       `transport must be 'port' or 'shm', not ${JSON.stringify(req.transport)}`,
     );
   }
-  if (!asked)
+  if (!asked || !exported)
     throw new FishnetError('RT_ERR_NOT_SUPPORTED', 'the shared-memory transport needs a typed interface');
-  if (!req.slotWords) {
+  if (!exported.slotWords) {
     throw new FishnetError('RT_ERR_NOT_SUPPORTED', `interface ${asked.name} has no message that fits a ring`);
   }
-  const capacity = req.capacity ?? DEFAULT_RING_CAPACITY;
-  const c2s = createRing(capacity, req.slotWords);
-  const s2c = createRing(capacity, req.slotWords);
+  // The server's policy decides what a connection may cost, not the client.
+  const { capacity: byDefault, maxCapacity } = exported.ring;
+  const capacity = req.capacity ?? byDefault;
+  if (!isRingCapacity(capacity, HARD_MAX_CAPACITY)) {
+    badOption('capacity', capacity, `a power of two in 2..${maxCapacity}`);
+  }
+  if (capacity > maxCapacity) {
+    throw new FishnetError(
+      'RT_ERR_OVER_LIMIT',
+      `'${service}' allows rings of at most ${maxCapacity} slots; the client asked for ${capacity}`,
+    );
+  }
+  const c2s = createRing(capacity, exported.slotWords);
+  const s2c = createRing(capacity, exported.slotWords);
   return [
     { tx: c2s, rx: s2c },
     { tx: s2c, rx: c2s },
@@ -113,10 +166,11 @@ export function typedEndpoint<E extends TypedEndpoint>(
 
 /** What a client asks the kernel for when it connects with `iface`. */
 export function connectRequest(iface: InterfaceDescriptor<any, any>, opts: ConnectOptions): ConnectRequest {
-  return {
-    iface: interfaceId(iface),
-    transport: opts.transport,
-    capacity: opts.capacity,
-    slotWords: iface.slotWords,
-  };
+  if (opts.transport !== undefined && opts.transport !== 'port' && opts.transport !== 'shm') {
+    badOption('transport', opts.transport, "'port' or 'shm'");
+  }
+  if (opts.capacity !== undefined && !isRingCapacity(opts.capacity, HARD_MAX_CAPACITY)) {
+    badOption('capacity', opts.capacity, `a power of two in 2..${HARD_MAX_CAPACITY}`);
+  }
+  return { iface: interfaceId(iface), transport: opts.transport, capacity: opts.capacity };
 }

@@ -15,8 +15,9 @@
 import type { MessagePort, Transferable } from 'node:worker_threads';
 import { RingReader, RingWriter } from '../../lib/shm/ring.ts';
 import { Err, type ErrCode, errorName, FishnetError } from '../../protocols/errors.ts';
+import { checkTimeout } from '../options.ts';
 import type { Binding, Codec, DisconnectReason, PeerInfo } from './binding.ts';
-import { FIRST_CODEC_OP, transferables } from './binding.ts';
+import { closePorts, FIRST_CODEC_OP, transferables } from './binding.ts';
 
 export { type Binding, Err, type ErrCode, FishnetError };
 
@@ -68,12 +69,14 @@ export interface EndpointStats {
   /** Of those sent, how many went on the ring (the rest on the port). */
   viaRing: number;
   received: number;
-  /** Sends refused because the ring was full (the caller got false). */
+  /** Sends refused because the ring was full, or the port's credit spent (the caller got false). */
   busy: number;
   /** Frames dropped: no handler installed for them. */
   unhandled: number;
-  /** Frames dropped: malformed (wrong code, wrong argument types) from the peer. */
-  malformed: number;
+  /** Frames dropped: malformed (not a frame, wrong code, wrong argument types) from the peer. */
+  readonly malformed: number;
+  /** The same drops, by reason. */
+  readonly malformedBy: Readonly<Record<string, number>>;
   /** rpc calls and replies that went on the port because the ring was full. */
   spilled: number;
   doorbells: number;
@@ -97,16 +100,8 @@ export function setDefaultPollBudget(n: number): void {
 export abstract class TypedEndpoint implements Codec {
   readonly binding: Binding;
   readonly transport: Transport;
-  readonly stats: EndpointStats = {
-    sent: 0,
-    viaRing: 0,
-    received: 0,
-    busy: 0,
-    unhandled: 0,
-    malformed: 0,
-    spilled: 0,
-    doorbells: 0,
-  };
+  readonly stats: EndpointStats;
+  private rpcTimeout: number | undefined;
 
   /** @internal the outgoing ring's words, for generated code. */
   protected readonly w: Int32Array;
@@ -127,6 +122,23 @@ export abstract class TypedEndpoint implements Codec {
 
   constructor(binding: Binding, rings: RingPair | undefined, slotWords: number, opts: EndpointOptions = {}) {
     this.binding = binding;
+    // Malformed frames are counted where they are found, binding or stubs: one count.
+    const b = binding.stats;
+    this.stats = {
+      sent: 0,
+      viaRing: 0,
+      received: 0,
+      busy: 0,
+      unhandled: 0,
+      get malformed() {
+        return b.malformed;
+      },
+      get malformedBy() {
+        return b.malformedBy;
+      },
+      spilled: 0,
+      doorbells: 0,
+    };
     this.transport = rings ? 'shm' : 'port';
     this.pollBudget = opts.pollBudget ?? defaultPollBudget;
     if (rings) {
@@ -148,11 +160,23 @@ export abstract class TypedEndpoint implements Codec {
     return this.binding.isOpen;
   }
 
-  /** Resolves when a one-way send on the ring can succeed again (at once on the port transport). */
-  writable(): Promise<void> {
+  /** Every rpc of this endpoint rejects with RT_ERR_TIMEOUT after this many ms (undefined: never). */
+  get rpcTimeoutMs(): number | undefined {
+    return this.rpcTimeout;
+  }
+
+  set rpcTimeoutMs(ms: number | undefined) {
+    this.rpcTimeout = checkTimeout(ms, 'rpcTimeoutMs');
+  }
+
+  /**
+   * Resolves when a one-way send can succeed again: room on the ring (shared-memory
+   * transport), credit from the peer (port transport).
+   */
+  async writable(): Promise<void> {
     this.binding.assertOpen();
-    if (!this.out) return Promise.resolve();
-    return this.out.writable(() => this.binding.endError());
+    if (this.out) await this.out.writable(() => this.binding.endError());
+    await this.binding.writable();
   }
 
   /** Ring the peer's doorbell now rather than at the end of this microtask. */
@@ -195,23 +219,46 @@ export abstract class TypedEndpoint implements Codec {
     return false;
   }
 
-  /** Send a frame on the port: [op, ordering tag, code, ...rest]. */
-  protected sendPort(frame: unknown[], transfer?: Transferable[]): void {
+  /**
+   * Send a one-way message on the port: [op, ordering tag, code, ...rest]. False,
+   * sending nothing, when the peer has not handed back credit (Flounder's TX_BUSY).
+   */
+  protected sendOneWay(frame: unknown[], transfer?: Transferable[]): boolean {
     this.binding.assertOpen();
+    if (!this.binding.hasCredit()) return this.busy();
+    this.stamp(frame);
+    this.binding.post(frame, transfer);
+    return true;
+  }
+
+  /**
+   * Send an rpc call or reply on the port. It is never dropped: without credit it
+   * waits, in order, for the peer to hand some back. A call that cannot be cloned
+   * rejects (callId).
+   */
+  protected sendPort(frame: unknown[], transfer?: Transferable[], callId?: number): void {
+    this.binding.assertOpen();
+    this.stamp(frame);
+    this.binding.postReliable(frame, transfer, (e) => {
+      if (callId !== undefined)
+        this.binding.pending.reject(callId, FishnetError.wrap(e, 'RT_ERR_BAD_MESSAGE'));
+    });
+  }
+
+  private stamp(frame: unknown[]): void {
     // The frame's tag counts ring slots sent before it: they must be visible first.
     this.out?.publish();
     frame[0] = FIRST_CODEC_OP;
     frame[1] = this.ringSent;
     this.portSent = (this.portSent + 1) | 0;
     this.stats.sent++;
-    this.binding.post(frame, transfer);
   }
 
-  /** Start an rpc: a call id and the promise of its reply. */
-  protected call<T>(): { id: number; promise: Promise<T> } {
+  /** Start an rpc: a call id and the promise of its reply (rejected after rpcTimeoutMs, if set). */
+  protected call<T>(what = 'rpc'): { id: number; promise: Promise<T> } {
     // Fail before opening a call that could not be sent (and would reject unobserved).
     this.binding.assertOpen();
-    return this.binding.pending.open<T>();
+    return this.binding.pending.open<T>(this.rpcTimeout, `${what} to ${this.binding.peer.name}`);
   }
 
   /** The reply of an rpc came: resolve its promise, or reject it with the registry error. */
@@ -242,13 +289,15 @@ export abstract class TypedEndpoint implements Codec {
     }
   }
 
-  protected malformed(what: string): void {
-    this.stats.malformed++;
-    void what;
+  /** A frame or slot from the peer did not fit: count it by reason, close any port it carried. */
+  protected malformed(what: string, frame?: unknown): void {
+    this.binding.countMalformed(what);
+    if (frame !== undefined) closePorts(frame);
   }
 
-  protected unhandled(): void {
+  protected unhandled(frame?: unknown): void {
     this.stats.unhandled++;
+    if (frame !== undefined) closePorts(frame);
   }
 
   // ---- for generated code: receiving --------------------------------------------------
@@ -261,8 +310,8 @@ export abstract class TypedEndpoint implements Codec {
     if (this.inRing) {
       // Deliver the ring slots sent before this frame first.
       const tag = frame[1];
-      if (typeof tag !== 'number') {
-        this.malformed('port frame without ordering tag');
+      if (typeof tag !== 'number' || (tag | 0) !== tag) {
+        this.malformed('port frame without ordering tag', frame);
         return;
       }
       let available = this.inRing.available();

@@ -12,18 +12,21 @@ import {
   isActorDefinition,
   type LookupOptions,
   type Monitor,
+  type ServeOptions,
 } from '../actor.ts';
 import type { Binding, BindingId } from '../binding/binding.ts';
 import {
   type ConnectOffer,
   connectRequest,
-  interfaceId,
+  exportInfo,
   openBinding,
+  type RingPolicy,
   typedEndpoint,
 } from '../binding/offer.ts';
 import type { InterfaceDescriptor } from '../binding/transport-mux.ts';
 import { ControlChannel } from '../control.ts';
 import { carryFishnetErrors } from '../management.ts';
+import { checkFunction, checkOptions, checkTimeout, describeValue } from '../options.ts';
 import type { ActorId, Down, ExitReason, MonitorRef } from '../reasons.ts';
 import { errorReason } from '../reasons.ts';
 
@@ -42,6 +45,7 @@ type ServiceKey = string | CapabilityRef;
 interface Service {
   readonly onConnect: (endpoint: any) => unknown;
   readonly iface?: InterfaceDescriptor<any, any>;
+  readonly ring?: RingPolicy;
 }
 
 export async function boot(
@@ -127,8 +131,15 @@ class WorkerActor {
       },
       export: (service: ServiceKey, onConnect: (b: Binding) => unknown) =>
         this.export(service, { onConnect }),
-      serve: (iface: InterfaceDescriptor<any, any>, service: ServiceKey, onConnect: (s: any) => unknown) =>
-        this.export(service, { onConnect, iface }),
+      serve: (
+        iface: InterfaceDescriptor<any, any>,
+        service: ServiceKey,
+        onConnect: (s: any) => unknown,
+        opts?: ServeOptions,
+      ) => {
+        const o = checkOptions<ServeOptions>(opts, 'serve options', ['ring']);
+        return this.export(service, { onConnect, iface, ring: o.ring });
+      },
       unexport: (service: ServiceKey) => this.unexport(service),
       lookup: (service: ServiceKey, opts?: LookupOptions) => this.lookup(service, opts),
       connect: (iface: InterfaceDescriptor<any, any>, service: ServiceKey, opts?: ConnectOptions) =>
@@ -142,6 +153,12 @@ class WorkerActor {
   }
 
   private async monitor(target: ActorId | string): Promise<Monitor> {
+    if (typeof target !== 'string' && typeof target !== 'number') {
+      throw new FishnetError(
+        'RT_ERR_BAD_SPEC',
+        `monitor an actor by its id or name, not ${describeValue(target)}`,
+      );
+    }
     const ref = await this.ctl.request<MonitorRef>('monitor', { target });
     const down = new Promise<Down>((resolve) => this.monitors.set(ref, resolve));
     return { ref, target, down };
@@ -154,11 +171,9 @@ class WorkerActor {
   }
 
   private async export(service: ServiceKey, svc: Service): Promise<void> {
-    if (typeof svc.onConnect !== 'function') {
-      throw new FishnetError('RT_ERR_BAD_SPEC', 'export needs an onConnect function');
-    }
+    checkFunction(svc.onConnect, 'export: onConnect');
     const key = keyArg(service);
-    const iface = svc.iface ? interfaceId(svc.iface) : undefined;
+    const iface = svc.iface ? exportInfo(svc.iface, svc.ring) : undefined;
     // Install the handler before asking: a client waiting for this name is connected
     // as soon as the kernel has it, which can be before its reply reaches us.
     const local = key.name ?? (service as CapabilityRef).service;
@@ -183,9 +198,10 @@ class WorkerActor {
   }
 
   private async lookup(service: ServiceKey, opts: LookupOptions = {}): Promise<Binding> {
+    const o = checkOptions<LookupOptions>(opts, 'lookup options', ['timeoutMs']);
     const offer = await this.ctl.request<ConnectOffer>('lookup', {
       ...keyArg(service),
-      timeoutMs: opts.timeoutMs,
+      timeoutMs: checkTimeout(o.timeoutMs, 'lookup: timeoutMs'),
     });
     return this.bind(offer, 'client');
   }
@@ -195,10 +211,11 @@ class WorkerActor {
     service: ServiceKey,
     opts: ConnectOptions = {},
   ): Promise<any> {
-    const req = connectRequest(iface, opts);
+    const o = checkOptions<ConnectOptions>(opts, 'connect options', ['timeoutMs', 'transport', 'capacity']);
+    const req = connectRequest(iface, o);
     const offer = await this.ctl.request<ConnectOffer>('lookup', {
       ...keyArg(service),
-      timeoutMs: opts.timeoutMs,
+      timeoutMs: checkTimeout(o.timeoutMs, 'connect: timeoutMs'),
       req,
     });
     return typedEndpoint(iface, this.bind(offer, 'client'), offer.rings, 'client');
@@ -227,12 +244,14 @@ class WorkerActor {
         try {
           await svc.onConnect(svc.iface ? typedEndpoint(svc.iface, b, offer.rings, 'server') : b);
         } catch (e) {
-          this.bindings.delete(b.id);
-          offer.port.close();
+          // Refused: this side's binding (and its endpoint's ring reader) ends here too.
+          b.discard();
           throw FishnetError.wrap(e, 'RT_ERR_CONNECT_REFUSED');
         }
         return true;
       }
+      case 'tables':
+        return { bindings: this.bindings.size, services: this.services.size, monitors: this.monitors.size };
       default:
         throw new FishnetError('RT_ERR_NO_HANDLER', `control op '${op}'`);
     }

@@ -35,16 +35,16 @@ export function ringLoad(t: TypeRef, name: string, off: number, bad: string): st
         return `const ${name} = (${hi} << 32n) | BigInt(__w[${i}]! >>> 0);`;
       }
       if (t.bits === 32) return `const ${name} = __w[${i}]!${t.signed ? '' : ' >>> 0'};`;
-      const raw = `__w[${i}]!`;
+      // One read of the shared word: the value checked is the value used.
       const check = t.signed
-        ? `((${raw} << ${32 - t.bits}) >> ${32 - t.bits}) !== ${raw}`
-        : `(${raw} & 0x${((1 << t.bits) - 1).toString(16)}) !== ${raw}`;
-      return `if (${check}) ${bad}\n const ${name} = ${raw};`;
+        ? `((${name} << ${32 - t.bits}) >> ${32 - t.bits}) !== ${name}`
+        : `(${name} & 0x${((1 << t.bits) - 1).toString(16)}) !== ${name}`;
+      return `const ${name} = __w[${i}]!;\nif (${check}) ${bad}`;
     }
     case 'size':
       return `const ${name} = (__w[${i} + 1]! >>> 0) * 4294967296 + (__w[${i}]! >>> 0);\n if (${name} > Number.MAX_SAFE_INTEGER) ${bad}`;
     case 'bool':
-      return `if ((__w[${i}]! & ~1) !== 0) ${bad}\n const ${name} = __w[${i}] === 1;`;
+      return `const ${name}__raw = __w[${i}]!;\nif ((${name}__raw & ~1) !== 0) ${bad}\nconst ${name} = ${name}__raw === 1;`;
     case 'enum':
       return `const ${name} = __w[${i}]! >>> 0;\n if (${name} >= ${t.members.length}) ${bad}`;
     case 'errval':

@@ -191,8 +191,8 @@ function capsOf(args: readonly ArgModel[]): string {
 function sendMessage(m: InterfaceModel, msg: MessageModel): string {
   const c = code(msg, PART_MESSAGE);
   const sig = `(${msg.args.map((a) => `${a.name}: ${tsType(a.type)}`).join(', ')}): boolean`;
-  const send = `this.sendPort([0, 0, ${c}${msg.args.map((a) => `, ${a.name}`).join('')}]${capsOf(msg.args)});`;
-  const port = `${sig} => {\n${indent(lines(checks(m, msg, msg.args), send, 'return true;'), 2)}\n}`;
+  const send = `return this.sendOneWay([0, 0, ${c}${msg.args.map((a) => `, ${a.name}`).join('')}]${capsOf(msg.args)});`;
+  const port = `${sig} => {\n${indent(lines(checks(m, msg, msg.args), send), 2)}\n}`;
   if (!msg.ring) return `${msg.name}: ${port},`;
   const stores = msg.args.map((a, k) => ringStore(a.type, a.name, msg.ring!.offsets[k]!)).join('\n');
   const body = lines(
@@ -212,8 +212,12 @@ function sendMessage(m: InterfaceModel, msg: MessageModel): string {
 function sendCall(m: InterfaceModel, msg: MessageModel): string {
   const c = code(msg, PART_CALL);
   const sig = `(${msg.args.map((a) => `${a.name}: ${tsType(a.type)}`).join(', ')})`;
-  const body = [checks(m, msg, msg.args), `const { id: __id, promise: __p } = this.call<any>();`];
-  const portSend = `this.sendPort([0, 0, ${c}, __id${msg.args.map((a) => `, ${a.name}`).join('')}]${capsOf(msg.args)});`;
+  const body = [
+    checks(m, msg, msg.args),
+    `const { id: __id, promise: __p } = this.call<any>('${m.name}.${msg.name}');`,
+  ];
+  const caps = capsOf(msg.args);
+  const portSend = `this.sendPort([0, 0, ${c}, __id${msg.args.map((a) => `, ${a.name}`).join('')}]${caps || ', undefined'}, __id);`;
   if (msg.ring) {
     const stores = msg.args.map((a, k) => ringStore(a.type, a.name, msg.ring!.offsets[k]!)).join('\n');
     body.push(
@@ -306,13 +310,13 @@ function dispatchPort(m: InterfaceModel, side: Side, receives: Receives): string
     if (receives(side, msg)) {
       const c = code(msg, PART_MESSAGE);
       cases.push(
-        `case ${c}: {\n${indent(lines(`if (f.length !== ${3 + msg.args.length}) return this.malformed('${what}');`, loads(msg.args, 3), `if (!(${valid(msg.args)})) return this.malformed('${what}');`, `const h = this.rx.${msg.name};`, 'if (h === undefined) return this.unhandled();', `h(${call(msg.args)});`, 'return;'), 2)}\n}`,
+        `case ${c}: {\n${indent(lines(`if (f.length !== ${3 + msg.args.length}) return this.malformed('${what}: arity', f);`, loads(msg.args, 3), `if (!(${valid(msg.args)})) return this.malformed('${what}: arguments', f);`, `const h = this.rx.${msg.name};`, 'if (h === undefined) return this.unhandled(f);', `h(${call(msg.args)});`, 'return;'), 2)}\n}`,
       );
     }
     if (msg.kind === 'rpc' && side === 'server') {
       const c = code(msg, PART_CALL);
       cases.push(
-        `case ${c}: {\n  const __id = f[3];\n  if (typeof __id !== 'number') return this.malformed('${what}');\n${indent(lines(loads(msg.args, 4), ''), 2)}${msg.args.length ? '\n' : ''}  if (f.length !== ${4 + msg.args.length} || !(${valid(msg.args)})) {\n    this.malformed('${what}');\n    return this.reply_${msg.name}(__id, Err.RT_ERR_BAD_MESSAGE, undefined);\n  }\n  void this.serve(this.rpc.${msg.name}, [${call(msg.args)}], '${what}').then((r) => this.reply_${msg.name}(__id, r.status, r.outs));\n  return;\n}`,
+        `case ${c}: {\n  const __id = f[3];\n  if (typeof __id !== 'number') return this.malformed('${what}: call id', f);\n${indent(lines(loads(msg.args, 4), ''), 2)}${msg.args.length ? '\n' : ''}  if (f.length !== ${4 + msg.args.length} || !(${valid(msg.args)})) {\n    this.malformed('${what}: arguments', f);\n    return this.reply_${msg.name}(__id, Err.RT_ERR_BAD_MESSAGE, undefined);\n  }\n  void this.serve(this.rpc.${msg.name}, [${call(msg.args)}], '${what}').then((r) => this.reply_${msg.name}(__id, r.status, r.outs));\n  return;\n}`,
       );
     }
     if (msg.kind === 'rpc' && side === 'client') {
@@ -321,11 +325,11 @@ function dispatchPort(m: InterfaceModel, side: Side, receives: Receives): string
         ? `{ ${msg.outs.map((o) => `${o.name}: p_${o.name}`).join(', ')} }`
         : 'undefined';
       cases.push(
-        `case ${c}: {\n  const __id = f[3];\n  const __status = f[4];\n  if (typeof __id !== 'number' || typeof __status !== 'number') return this.malformed('${what}');\n  if (__status !== Err.OK) return this.settle(__id, __status, undefined, '${what}');\n${msg.outs.length ? `${indent(loads(msg.outs, 5), 2)}\n` : ''}  if (f.length !== ${5 + msg.outs.length} || !(${valid(msg.outs)})) {\n    this.malformed('${what}');\n    return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, '${what}');\n  }\n  this.settle(__id, Err.OK, ${value}, '${what}');\n  return;\n}`,
+        `case ${c}: {\n  const __id = f[3];\n  const __status = f[4];\n  if (typeof __id !== 'number' || typeof __status !== 'number' || __status >>> 0 !== __status) return this.malformed('${what}: reply header', f);\n  if (__status !== Err.OK) return this.settle(__id, __status, undefined, '${what}');\n${msg.outs.length ? `${indent(loads(msg.outs, 5), 2)}\n` : ''}  if (f.length !== ${5 + msg.outs.length} || !(${valid(msg.outs)})) {\n    this.malformed('${what}: out-arguments', f);\n    return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, '${what}');\n  }\n  this.settle(__id, Err.OK, ${value}, '${what}');\n  return;\n}`,
       );
     }
   }
-  return `protected dispatchPort(f: unknown[]): void {\n  switch (f[2]) {\n${indent([...cases, "default:\n  this.malformed('unknown message code');"].join('\n'), 4)}\n  }\n}`;
+  return `protected dispatchPort(f: unknown[]): void {\n  switch (f[2]) {\n${indent([...cases, "default:\n  this.malformed('unknown message code', f);"].join('\n'), 4)}\n  }\n}`;
 }
 
 function dispatchRing(m: InterfaceModel, side: Side, receives: Receives): string {
@@ -334,19 +338,19 @@ function dispatchRing(m: InterfaceModel, side: Side, receives: Receives): string
     const what = `${m.name}.${msg.name}`;
     const call = (args: readonly ArgModel[]) => args.map((a) => `p_${a.name}`).join(', ');
     if (receives(side, msg) && msg.ring) {
-      const bad = `{\n  this.malformed('${what}');\n  return;\n}`;
+      const bad = `{\n  this.malformed('${what}: arguments');\n  return;\n}`;
       cases.push(
         `case ${code(msg, PART_MESSAGE)}: {\n${msg.args.length ? `${indent(ringLoadAll(msg.args, msg.ring.offsets, bad), 2)}\n` : ''}  const h = this.rx.${msg.name};\n  if (h === undefined) return this.unhandled();\n  h(${call(msg.args)});\n  return;\n}`,
       );
     }
     if (msg.kind === 'rpc' && side === 'server' && msg.ring) {
-      const bad = `{\n  this.malformed('${what}');\n  return this.reply_${msg.name}(__id, Err.RT_ERR_BAD_MESSAGE, undefined);\n}`;
+      const bad = `{\n  this.malformed('${what}: arguments');\n  return this.reply_${msg.name}(__id, Err.RT_ERR_BAD_MESSAGE, undefined);\n}`;
       cases.push(
         `case ${code(msg, PART_CALL)}: {\n  const __id = __w[__at + 2]!;\n${msg.args.length ? `${indent(ringLoadAll(msg.args, msg.ring.offsets, bad), 2)}\n` : ''}  void this.serve(this.rpc.${msg.name}, [${call(msg.args)}], '${what}').then((r) => this.reply_${msg.name}(__id, r.status, r.outs));\n  return;\n}`,
       );
     }
     if (msg.kind === 'rpc' && side === 'client' && msg.replyRing) {
-      const bad = `{\n  this.malformed('${what}');\n  return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, '${what}');\n}`;
+      const bad = `{\n  this.malformed('${what}: out-arguments');\n  return this.settle(__id, Err.RT_ERR_BAD_MESSAGE, undefined, '${what}');\n}`;
       const value = msg.outs.length
         ? `{ ${msg.outs.map((o) => `${o.name}: p_${o.name}`).join(', ')} }`
         : 'undefined';
