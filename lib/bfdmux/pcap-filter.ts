@@ -3,7 +3,14 @@
 // each thread reads only its range and returns the numbers of the frames that match.
 
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { type PcapError, PcapReader } from '../net/pcap.ts';
+import {
+  PCAP_GLOBAL_HEADER as GLOBAL,
+  PCAP_RECORD_HEADER as RECORD,
+  type PcapError,
+  type PcapHeader,
+  PcapReader,
+  recordCaptureLength,
+} from '../net/pcap.ts';
 import { jitFilter } from './jit.ts';
 import { verifyFilter } from './verify.ts';
 
@@ -31,11 +38,8 @@ export interface Slice {
   readonly start: number;
   readonly end: number;
   readonly firstFrame: number;
-  readonly littleEndian: boolean;
+  readonly header: PcapHeader;
 }
-
-const GLOBAL = 24;
-const RECORD = 16;
 
 /** Read a file's header and record boundaries (headers only), and cut it into `parts` slices of whole records. */
 export function sliceCapture(path: string, parts: number): { frames: number; slices: Slice[] } {
@@ -46,8 +50,8 @@ export function sliceCapture(path: string, parts: number): { frames: number; sli
     readSync(fd, head, 0, GLOBAL, 0);
     const opened = PcapReader.open(new Uint8Array(head.buffer, head.byteOffset, GLOBAL));
     if (!opened.ok) throw new CaptureError(path, opened.error, opened.at);
-    const le = opened.value.header.littleEndian;
-    const rec = Buffer.alloc(RECORD);
+    const header = opened.value.header;
+    const rec = new Uint8Array(RECORD);
     const target = Math.max(1, Math.ceil((size - GLOBAL) / parts));
     const slices: Slice[] = [];
     let at = GLOBAL;
@@ -57,18 +61,18 @@ export function sliceCapture(path: string, parts: number): { frames: number; sli
     while (at < size) {
       if (size - at < RECORD) throw new CaptureError(path, 'truncated-record', at);
       readSync(fd, rec, 0, RECORD, at);
-      const caplen = le ? rec.readUInt32LE(8) : rec.readUInt32BE(8);
-      if (caplen > 262144) throw new CaptureError(path, 'bad-record-length', at);
+      const caplen = recordCaptureLength(rec, header.littleEndian);
+      if (typeof caplen !== 'number') throw new CaptureError(path, caplen, at);
       if (at + RECORD + caplen > size) throw new CaptureError(path, 'truncated-record', at);
       at += RECORD + caplen;
       frame++;
       if (at - start >= target) {
-        slices.push({ path, start, end: at, firstFrame: first, littleEndian: le });
+        slices.push({ path, start, end: at, firstFrame: first, header });
         start = at;
         first = frame;
       }
     }
-    if (at > start) slices.push({ path, start, end: at, firstFrame: first, littleEndian: le });
+    if (at > start) slices.push({ path, start, end: at, firstFrame: first, header });
     return { frames: frame - 1, slices };
   } finally {
     closeSync(fd);
@@ -87,17 +91,14 @@ export function runSlice(code: Uint8Array, s: Slice): number[] {
   } finally {
     closeSync(fd);
   }
-  const b = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
-  const view = new DataView(b.buffer, b.byteOffset, b.length);
+  const reader = PcapReader.overRecords(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), s.header);
   const out: number[] = [];
-  let frame = s.firstFrame;
-  for (let at = 0; at < b.length; frame++) {
-    const caplen = view.getUint32(at + 8, s.littleEndian);
-    const data = b.subarray(at + RECORD, at + RECORD + caplen);
-    if (f(data, data.length) === 1) out.push(frame);
-    at += RECORD + caplen;
+  for (let frame = s.firstFrame; ; frame++) {
+    const r = reader.next();
+    if (r === undefined) return out;
+    if ('error' in r) throw new CaptureError(s.path, r.error, s.start + r.at);
+    if (f(r.data, r.data.length) === 1) out.push(frame);
   }
-  return out;
 }
 
 /** The whole capture in this thread. */

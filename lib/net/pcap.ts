@@ -56,6 +56,16 @@ export class PcapReader {
     this.u32 = (off) => v.getUint32(off, le);
   }
 
+  /**
+   * A reader over records only (no global header): a slice of a file whose header was
+   * read elsewhere, cut at record boundaries (what each thread of a pool reads).
+   */
+  static overRecords(bytes: Uint8Array, header: PcapHeader): PcapReader {
+    const r = new PcapReader(bytes, header);
+    r.at = 0;
+    return r;
+  }
+
   static open(bytes: Uint8Array): PcapResult<PcapReader> {
     if (bytes.length < GLOBAL_HEADER) return { ok: false, error: 'truncated-header', at: 0 };
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -84,8 +94,8 @@ export class PcapReader {
     const at = this.at;
     if (at === b.length) return undefined;
     if (b.length - at < RECORD_HEADER) return { error: 'truncated-record', at };
-    const caplen = this.u32(at + 8);
-    if (caplen > MAX_RECORD) return { error: 'bad-record-length', at };
+    const caplen = recordCaptureLength(b.subarray(at, at + RECORD_HEADER), this.header.littleEndian);
+    if (typeof caplen !== 'number') return { error: caplen, at };
     if (b.length - at - RECORD_HEADER < caplen) return { error: 'truncated-record', at };
     this.at = at + RECORD_HEADER + caplen;
     return {
@@ -107,6 +117,17 @@ export class PcapReader {
       out.push(r);
     }
   }
+}
+
+export const PCAP_GLOBAL_HEADER = GLOBAL_HEADER;
+export const PCAP_RECORD_HEADER = RECORD_HEADER;
+
+/** The captured length a record header announces, or why it cannot be believed. */
+export function recordCaptureLength(recordHeader: Uint8Array, littleEndian: boolean): number | PcapError {
+  if (recordHeader.length < RECORD_HEADER) return 'truncated-record';
+  const v = new DataView(recordHeader.buffer, recordHeader.byteOffset, RECORD_HEADER);
+  const caplen = v.getUint32(8, littleEndian);
+  return caplen > MAX_RECORD ? 'bad-record-length' : caplen;
 }
 
 /** Builds a capture file in memory (or appends to one on disk). */

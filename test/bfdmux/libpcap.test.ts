@@ -27,7 +27,7 @@ import {
 } from '../../lib/bfdmux/index.ts';
 import { PcapReader, PcapWriter, port, writeEthernet, writeU16, writeU32 } from '../../lib/net/index.ts';
 import { HOST_IP, HOST_MAC, PEER_IP, PEER_MAC, variedFrames } from '../helpers/frames.ts';
-import { have, missing } from '../helpers/tools.ts';
+import { needs } from '../helpers/tools.ts';
 
 const H = '02:00:00:00:00:01';
 const P = '02:00:00:00:00:09';
@@ -138,8 +138,7 @@ function randomFrames(n: number): Uint8Array[] {
   });
 }
 
-test('every builder gives the same verdict as libpcap on every frame', (t) => {
-  if (!have('tcpdump')) return t.pass(`skipped: ${missing('tcpdump')}`);
+needs('tcpdump')('every builder gives the same verdict as libpcap on every frame', (t) => {
   const frames = [...variedFrames().map((f) => f.bytes), ...randomFrames(400)].filter((f) => f.length > 0);
   const dir = mkdtempSync(join(tmpdir(), 'fishnet-libpcap-'));
   try {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { PcapReader, PcapWriter } from '../../lib/net/index.ts';
 import { variedFrames } from '../helpers/frames.ts';
-import { have, missing } from '../helpers/tools.ts';
+import { needs } from '../helpers/tools.ts';
 
 const T0 = 1_700_000_000_000;
 
@@ -80,8 +80,7 @@ test('big-endian and nanosecond files are read; bad files give typed errors', (t
   t.deepEqual(PcapReader.open(v3), { ok: false, error: 'unsupported-version', at: 4 });
 });
 
-test('tcpdump reads every frame we write', (t) => {
-  if (!have('tcpdump')) return t.pass(`skipped: ${missing('tcpdump')}`);
+needs('tcpdump')('tcpdump reads every frame we write', (t) => {
   const { dir, done } = tmp();
   try {
     const frames = variedFrames();
@@ -99,8 +98,7 @@ test('tcpdump reads every frame we write', (t) => {
   }
 });
 
-test('Wireshark (tshark) dissects every well-formed frame we write, with good checksums', (t) => {
-  if (!have('tshark')) return t.pass(`skipped: ${missing('tshark')}`);
+needs('tshark')('Wireshark (tshark) dissects every well-formed frame we write, with good checksums', (t) => {
   const { dir, done } = tmp();
   try {
     const broken = /truncated|ip header length|ip version|runt|ipv6/;
