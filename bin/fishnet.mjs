@@ -1,8 +1,16 @@
 #!/usr/bin/env node
-// The `fishnet` command. It runs the TypeScript sources through tsx, so a checkout
-// works without a build step.
-import { register } from 'tsx/esm/api';
+// The `fishnet` command. In a checkout it runs the TypeScript sources through tsx,
+// so that an edit needs no build step; installed as a package (where only the
+// compiled dist/ is shipped) it runs the compiled JavaScript.
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('./cli.ts');
+const source = new URL('./cli.ts', import.meta.url);
+let main;
+if (existsSync(source)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import(source.href));
+} else {
+  ({ main } = await import(new URL('../dist/bin/cli.js', import.meta.url).href));
+}
 process.exitCode = await main(process.argv.slice(2));
