@@ -17,7 +17,7 @@ import {
 import { arpFrame, mac, port, tcpFrame, udpFrame } from '../lib/net/index.ts';
 import { HOST_IP, HOST_MAC, PEER_IP, PEER_MAC } from '../test/helpers/frames.ts';
 import { logLogPlot } from './plot.ts';
-import { writeResult } from './stats.ts';
+import { resultPath, writeResult } from './stats.ts';
 
 const quick = process.argv.includes('--quick');
 const NS = [1, 10, 100, 1000, 10000];
@@ -220,7 +220,7 @@ export async function filtersBench(): Promise<unknown> {
       points: NS.map((n) => [n, jitNs.median] as [number, number]),
     },
   ]);
-  const svgPath = new URL('./results/filters.svg', import.meta.url);
+  const svgPath = resultPath('filters.svg');
   writeFileSync(svgPath, svg);
   console.log(`wrote ${writeResult('filters', result)} and ${svgPath.pathname}`);
   return result;

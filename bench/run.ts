@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, each in a process of its own (so that one's JIT
-// state and garbage do not weigh on the next); results in bench/results/*.json.
-// `npm run bench -- filters` runs one; `--quick` shortens them.
+// state and garbage do not weigh on the next); results in bench/out/*.json (ignored
+// by git). `npm run bench -- filters` runs one; `--quick` shortens them; `--save`
+// writes to bench/results/ instead, for a run to commit on purpose.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 

@@ -1,5 +1,5 @@
 // Small helpers shared by the benchmarks: percentiles, and writing results as JSON.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
 export interface Summary {
@@ -34,8 +34,19 @@ export function machine(): Record<string, unknown> {
   };
 }
 
+/**
+ * Where a benchmark's output goes: bench/out/ (ignored by git), so that running the
+ * benchmarks leaves the working tree clean; with --save, bench/results/, the runs
+ * that are committed on purpose (README quotes them).
+ */
+export function resultPath(file: string): URL {
+  const dir = new URL(process.argv.includes('--save') ? './results/' : './out/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  return new URL(file, dir);
+}
+
 export function writeResult(name: string, result: unknown): string {
-  const path = new URL(`./results/${name}.json`, import.meta.url);
+  const path = resultPath(`${name}.json`);
   writeFileSync(path, `${JSON.stringify({ machine: machine(), ...(result as object) }, null, 2)}\n`);
   return path.pathname;
 }
