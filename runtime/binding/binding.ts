@@ -363,7 +363,7 @@ export class Binding {
         const error = FishnetError.fromWire(wire);
         if (!error) {
           // The caller still learns that its call failed, rather than waiting for ever.
-          this.countMalformed('bad error value');
+          this.drop(frame, 'bad error value');
           this.pending.reject(
             id,
             new FishnetError('RT_ERR_BAD_MESSAGE', `the failure of a request to ${this.peer.name}`),
