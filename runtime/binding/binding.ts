@@ -33,14 +33,18 @@ const OP_REPLY = 2;
 const OP_FAIL = 3;
 const OP_BYE = 4;
 const OP_CREDIT = 5;
+const OP_CREDIT_SEEN = 6;
 export const FIRST_CODEC_OP = 8;
 
 /**
  * The credit window of the port transport: frames one side may post that the other
- * has not yet consumed. A receiver hands credit back every quarter window, so a
- * sender that keeps within it never waits on a receiver that keeps up. A peer that
- * posts past its credit is hostile: its extra frames are dropped and counted, and
- * past a whole window more the binding is ended.
+ * has not yet consumed. A receiver hands credit back every quarter window
+ * ([CREDIT, frames consumed]); the sender echoes each grant at once
+ * ([CREDIT_SEEN, n]), so the receiver knows exactly what the sender had seen when
+ * it sent each later frame (the port keeps order). A sender that keeps within its
+ * credit never waits on a receiver that keeps up; a peer that posts past it is
+ * hostile: its extra frames are dropped and counted, and past a whole window more
+ * the binding is ended.
  */
 export const CREDIT_WINDOW = 1024;
 const CREDIT_EVERY = CREDIT_WINDOW / 4;
@@ -121,9 +125,11 @@ export class Binding {
   /** Frames that must not be dropped (requests, replies) waiting for credit, in order. */
   private readonly outbox: Outgoing[] = [];
   private readonly creditWaiters: (() => void)[] = [];
-  // Credit, as a receiver: frames consumed, and the count last handed back.
+  // Credit, as a receiver: frames consumed, the count last handed back, and the
+  // last grant the peer has said it saw (it may send W frames past that).
   private consumed = 0;
   private acked = 0;
+  private peerSeen = 0;
 
   constructor(init: BindingInit) {
     this.id = init.id;
@@ -314,6 +320,7 @@ export class Binding {
     if (!Array.isArray(frame) || frame.length === 0) return this.drop(frame, 'not a frame');
     const op = frame[0];
     if (op === OP_CREDIT) return this.credit(frame);
+    if (op === OP_CREDIT_SEEN) return this.creditSeen(frame);
     if (op !== OP_BYE && !this.consume()) return this.drop(frame, 'over credit');
     this.stats.received++;
     if (typeof op !== 'number') return this.drop(frame, 'bad opcode');
@@ -390,7 +397,7 @@ export class Binding {
 
   /** A counted frame arrived: false when the peer had no credit for it. */
   private consume(): boolean {
-    if (this.consumed - this.acked >= CREDIT_WINDOW) {
+    if (this.consumed - this.peerSeen >= CREDIT_WINDOW) {
       // A peer a whole window past its credit is not slow: it ignores the protocol.
       if (this.stats.malformedBy['over credit']! >= CREDIT_WINDOW) queueMicrotask(() => this.close());
       return false;
@@ -413,10 +420,21 @@ export class Binding {
     const limit = Math.min(n, this.posted) + CREDIT_WINDOW;
     if (limit <= this.limit) return;
     this.limit = limit;
+    this.port.postMessage([OP_CREDIT_SEEN, limit - CREDIT_WINDOW]);
     while (this.outbox.length > 0 && this.hasCredit() && !this.ended) this.postOut(this.outbox.shift()!);
     if (this.outbox.length === 0 && this.hasCredit()) {
       for (const w of this.creditWaiters.splice(0)) w();
     }
+  }
+
+  /** The peer saw a grant: from here on it may have up to a window past it. */
+  private creditSeen(frame: unknown[]): undefined {
+    const n = frame[1];
+    if (frame.length !== 2 || typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+      return this.drop(frame, 'bad credit');
+    }
+    // Never more than was granted: a peer cannot give itself credit.
+    this.peerSeen = Math.max(this.peerSeen, Math.min(n, this.acked));
   }
 
   private async answer(id: number, method: string, args: unknown[]): Promise<void> {
