@@ -108,6 +108,8 @@ class WorkerActor {
   private readonly bindings = new Map<BindingId, Binding>();
   private readonly shutdownHooks: (() => void | Promise<void>)[] = [];
   private stopping = false;
+  /** Bindings made and not yet ended (whether or not still in the table). */
+  private open = 0;
 
   constructor(
     private readonly ctl: ControlChannel,
@@ -222,7 +224,9 @@ class WorkerActor {
   }
 
   private bind(offer: ConnectOffer, role: 'client' | 'server'): Binding {
+    this.open++;
     const b = openBinding(offer, role, (id) => {
+      this.open--;
       this.bindings.delete(id);
       this.ctl.event('unbind', { bindingId: id });
     });
@@ -251,7 +255,12 @@ class WorkerActor {
         return true;
       }
       case 'tables':
-        return { bindings: this.bindings.size, services: this.services.size, monitors: this.monitors.size };
+        return {
+          bindings: this.bindings.size,
+          open: this.open,
+          services: this.services.size,
+          monitors: this.monitors.size,
+        };
       default:
         throw new FishnetError('RT_ERR_NO_HANDLER', `control op '${op}'`);
     }

@@ -9,6 +9,7 @@ import {
   LOAD_ERROR,
   parseFilter,
   toHex,
+  vmFilter,
 } from '../../lib/bfdmux/index.ts';
 import { reference } from '../helpers/filters.ts';
 
@@ -137,4 +138,16 @@ test('lastByteRead: what a filter may read, for the driver to copy before transm
   t.is(compileFilter('1 == 1').lastByteRead, 0);
   t.is(compileFilter('int8[int32[0]] == 1').lastByteRead, 2 ** 32, 'bounded by what a 32-bit load can give');
   t.is(compileFilter('int8[int64[0]] == 1').lastByteRead, Number.POSITIVE_INFINITY);
+});
+
+test('code changed in place after it ran gives the new verdict, not a cached stale one', (t) => {
+  const frame = new Uint8Array(20);
+  frame[12] = 0x08;
+  const code = compileFilter('int8[12] == 8').code.slice();
+  t.is(executeFilter(code, frame), 1);
+  code.set(compileFilter('int8[12] == 9').code);
+  t.is(executeFilter(code, frame), 0, 'the same array, new bytes');
+  const fixed = vmFilter(code);
+  code.set(compileFilter('int8[12] == 8').code);
+  t.is(fixed(frame, frame.length), 0, 'vmFilter took a copy when it was made');
 });

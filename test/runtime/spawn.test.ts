@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import * as Comlink from 'comlink';
 import { FishnetError, Runtime } from '../../runtime/index.ts';
 import type BehaveActor from '../fixtures/actors/behave.ts';
 import type EchoActor from '../fixtures/actors/echo.ts';
@@ -168,4 +169,41 @@ test('concurrent spawns of one module without names get distinct default names',
     const refs = await Promise.all(Array.from({ length: 6 }, () => rt.spawn({ module: fixture('behave') })));
     t.is(new Set(refs.map((r) => r.name)).size, 6);
     t.true(refs.every((r) => /^behave-\d+$/.test(r.name)));
+  }));
+
+test('spawns start independently: one waiting in start() for a service the other exports does not deadlock', (t) =>
+  withRuntime(t, async (rt) => {
+    // A starts first and waits (3 s at most) for 'later', which B exports. Were spawns
+    // serialised, B would start only after A's lookup had timed out.
+    const [a, b] = await Promise.all([
+      rt.spawn({ module: fixture('behave'), args: { lookupAtStart: { service: 'later', timeoutMs: 3000 } } }),
+      rt.spawn({ module: fixture('behave'), args: { service: 'later' } }),
+    ]);
+    t.is(a.state, 'running');
+    t.is(b.state, 'running');
+  }));
+
+test('two concurrent spawns of one name: the second gets RT_ERR_NAME_TAKEN, at once', (t) =>
+  withRuntime(t, async (rt) => {
+    const first = rt.spawn({ module: fixture('behave'), name: 'twin' });
+    const second = rt.spawn({ module: fixture('behave'), name: 'twin' });
+    const e = (await second.catch((x) => x)) as FishnetError;
+    t.is(e.errName, 'RT_ERR_NAME_TAKEN');
+    t.is((await first).name, 'twin');
+    t.is(rt.tables().reservedNames, 0);
+  }));
+
+test("a FishnetError thrown by an actor's API arrives typed, and the embedding program's Comlink is untouched", (t) =>
+  withRuntime(t, async (rt) => {
+    const original = Comlink.transferHandlers.get('throw');
+    const a = await rt.spawn<typeof BehaveActor>({ module: fixture('behave') });
+    const e = (await (a.api.refuse() as Promise<unknown>).catch((x: unknown) => x)) as FishnetError;
+    t.true(e instanceof FishnetError);
+    t.is(e.errName, 'PORT_ERR_IN_USE');
+    t.is(e.detail, 'port 7 is taken');
+    t.is(
+      Comlink.transferHandlers.get('throw'),
+      original,
+      "Comlink's global 'throw' handler is the one it had",
+    );
   }));

@@ -241,3 +241,40 @@ test('terminateChild, restartChild, deleteChild and bad child specs', (t) =>
       { message: /duplicate child id 'd'/ },
     );
   }));
+
+for (const strategy of ['one_for_all', 'rest_for_one'] as const) {
+  test(`${strategy}: a start that fails once costs one more restart, not the subtree`, (t) =>
+    withRuntime(t, async (rt) => {
+      const events: RuntimeEvent[] = [];
+      rt.on('event', (e) => events.push(e));
+      const once = new SharedArrayBuffer(4);
+      const sup = await rt.supervise({
+        name: strategy,
+        strategy,
+        intensity: 3,
+        children: [
+          { id: 'a', module: behave },
+          { id: 'b', module: behave },
+          { id: 'c', module: behave, args: { failOnce: once } },
+        ],
+      });
+      const [a, b, c] = ['a', 'b', 'c'].map((id) => actor(sup, id));
+      Atomics.store(new Int32Array(once), 0, 1); // c's next start fails, once
+      await fatal(b!.api.crash());
+      // b restarts, then c fails to start: the retry must stop what the failed try started (b) first.
+      t.true(await eventually(() => events.some((e) => e.type === 'restart' || e.type === 'give-up')));
+      const b2 = actor(sup, 'b')!;
+      const c2 = actor(sup, 'c')!;
+      t.not(b2.id, b!.id);
+      t.not(c2.id, c!.id);
+      t.is(Atomics.load(new Int32Array(once), 0), 2, "c's start failed once");
+      t.is(events.filter((e) => e.type === 'start-failed').length, 1);
+      t.is(events.filter((e) => e.type === 'restart').length, 1);
+      t.is(events.filter((e) => e.type === 'give-up').length, 0, 'the supervisor did not give up');
+      t.is(b2.state, 'running');
+      t.is(c2.state, 'running');
+      if (strategy === 'rest_for_one') t.is(actor(sup, 'a'), a, 'a started before b: untouched');
+      else t.not(actor(sup, 'a')!.id, a!.id, 'one_for_all restarts a too');
+      t.true(sup.whichChildren().every((ch) => ch.actorId !== undefined));
+    }));
+}
