@@ -5,10 +5,10 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import {
   PCAP_GLOBAL_HEADER as GLOBAL,
-  PCAP_RECORD_HEADER as RECORD,
   type PcapError,
   type PcapHeader,
   PcapReader,
+  PCAP_RECORD_HEADER as RECORD,
   recordCaptureLength,
 } from '../net/pcap.ts';
 import { jitFilter } from './jit.ts';
