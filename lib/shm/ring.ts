@@ -62,23 +62,45 @@ export function createRing(capacity: number, slotWords: number): SharedArrayBuff
   return sab;
 }
 
+/** A ring's shape, as whoever made it says (the kernel, for a binding's rings). */
+export interface RingLayout {
+  readonly capacity: number;
+  readonly slotWords: number;
+}
+
 abstract class RingEnd {
   readonly w: Int32Array;
   readonly capacity: number;
   readonly slotWords: number;
   protected readonly mask: number;
 
-  constructor(sab: SharedArrayBuffer, expectSlotWords: number) {
+  /**
+   * `layout` is the shape the ring was made with, from a trusted party; without it the
+   * ring's own header words are read (once) and checked. Either way the memory must
+   * have exactly that shape: the peer shares these words and may have changed them.
+   */
+  constructor(sab: SharedArrayBuffer, expectSlotWords: number, layout?: RingLayout) {
     if (!(sab instanceof SharedArrayBuffer) || sab.byteLength < RING_DATA * 4) {
       throw new FishnetError('RT_ERR_BAD_SPEC', 'a ring needs a SharedArrayBuffer made by createRing');
     }
     this.w = new Int32Array(sab);
-    this.capacity = this.w[CAPACITY]!;
-    this.slotWords = this.w[SLOT_WORDS]!;
-    this.mask = this.capacity - 1;
-    if (sab.byteLength !== ringBytes(this.capacity, this.slotWords) || this.slotWords < expectSlotWords) {
+    const capacity = layout ? layout.capacity : this.w[CAPACITY]!;
+    const slotWords = layout ? layout.slotWords : this.w[SLOT_WORDS]!;
+    if (
+      !(
+        Number.isInteger(capacity) &&
+        capacity >= 2 &&
+        capacity <= 1 << 20 &&
+        (capacity & (capacity - 1)) === 0
+      ) ||
+      !(Number.isInteger(slotWords) && slotWords >= expectSlotWords && slotWords <= 4096) ||
+      sab.byteLength !== ringBytes(capacity, slotWords)
+    ) {
       throw new FishnetError('RT_ERR_BAD_SPEC', `ring layout does not fit slots of ${expectSlotWords} words`);
     }
+    this.capacity = capacity;
+    this.slotWords = slotWords;
+    this.mask = capacity - 1;
   }
 
   get closed(): boolean {
@@ -112,8 +134,8 @@ export class RingWriter extends RingEnd {
   private unsignalled = 0;
   doorbells = 0;
 
-  constructor(sab: SharedArrayBuffer, slotWords: number) {
-    super(sab, slotWords);
+  constructor(sab: SharedArrayBuffer, slotWords: number, layout?: RingLayout) {
+    super(sab, slotWords, layout);
     this.tail = Atomics.load(this.w, TAIL);
     this.published = this.tail;
     this.headSeen = Atomics.load(this.w, HEAD);
@@ -185,8 +207,8 @@ export class RingReader extends RingEnd {
   private head: number;
   private published: number;
 
-  constructor(sab: SharedArrayBuffer, slotWords: number) {
-    super(sab, slotWords);
+  constructor(sab: SharedArrayBuffer, slotWords: number, layout?: RingLayout) {
+    super(sab, slotWords, layout);
     this.head = Atomics.load(this.w, HEAD);
     this.published = this.head;
   }

@@ -130,11 +130,12 @@ export function agree(
       `'${service}' allows rings of at most ${maxCapacity} slots; the client asked for ${capacity}`,
     );
   }
-  const c2s = createRing(capacity, exported.slotWords);
-  const s2c = createRing(capacity, exported.slotWords);
+  const { slotWords } = exported;
+  const c2s = createRing(capacity, slotWords);
+  const s2c = createRing(capacity, slotWords);
   return [
-    { tx: c2s, rx: s2c },
-    { tx: s2c, rx: c2s },
+    { tx: c2s, rx: s2c, capacity, slotWords },
+    { tx: s2c, rx: c2s, capacity, slotWords },
   ];
 }
 

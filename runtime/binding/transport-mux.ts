@@ -26,10 +26,12 @@ export type Capability = SharedArrayBuffer | MessagePort;
 
 export type Transport = 'port' | 'shm';
 
-/** The two rings of a shared-memory binding, from one side's point of view. */
+/** The two rings of a shared-memory binding, from one side's point of view, and their shape (from the kernel). */
 export interface RingPair {
   readonly tx: SharedArrayBuffer;
   readonly rx: SharedArrayBuffer;
+  readonly capacity: number;
+  readonly slotWords: number;
 }
 
 /** A message argument's type, for tools and tests (the generated code does not read it). */
@@ -142,8 +144,9 @@ export abstract class TypedEndpoint implements Codec {
     this.transport = rings ? 'shm' : 'port';
     this.pollBudget = opts.pollBudget ?? defaultPollBudget;
     if (rings) {
-      this.out = new RingWriter(rings.tx, slotWords);
-      this.inRing = new RingReader(rings.rx, slotWords);
+      // The shape comes from the kernel, not from the ring's words (which the peer can write).
+      this.out = new RingWriter(rings.tx, slotWords, rings);
+      this.inRing = new RingReader(rings.rx, slotWords, rings);
       this.w = this.out.w;
     } else {
       this.w = new Int32Array(0);
