@@ -790,16 +790,16 @@ export class DhcpClient {
 
   private fail(out: DhcpClientAction[]): void {
     const limit = `${this.acquireTimeoutMs} ms`;
+    const who = `client ${formatMac(this.mac)}, limit ${limit}`;
     const error = this.heardFromServer
       ? new FishnetError(
           'DHCP_ERR_NO_LEASE',
-          `no lease for ${formatMac(this.mac)} within ${limit}: ${this.acquireNaks} NAK(s)` +
-            `${this.lastNak ? ` (last: ${this.lastNak})` : ''}, ${this.acquireDeclines} address(es) declined as in use, ` +
-            `${this.acquireUnanswered} REQUEST sequence(s) unanswered`,
+          `${who}: ${this.acquireNaks} NAK(s)${this.lastNak ? ` (last: ${this.lastNak})` : ''}, ` +
+            `${this.acquireDeclines} address(es) declined as in use, ${this.acquireUnanswered} REQUEST sequence(s) unanswered`,
         )
       : new FishnetError(
           'DHCP_ERR_NO_SERVER',
-          `no DHCP server answered ${formatMac(this.mac)} within ${limit} (${this.acquireDiscovers} DISCOVER(s) sent)`,
+          `${who}: ${this.acquireDiscovers} DISCOVER(s) sent, not one answered`,
         );
     this.reset('FAILED');
     out.push({ kind: 'failed', error });
