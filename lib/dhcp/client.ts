@@ -8,7 +8,8 @@
 // The host: wraps `send` in UDP 68 -> 67 (src and dst given), delivers replies to
 // receive() after DhcpMessage.attach() accepted them, arms one timer at the last
 // `timer` deadline (each replaces the one before) and calls timer() when it fires
-// (early or late is fine: the client compares `now` with its own deadlines), and
+// (early or late is fine: the client compares `now` with its own deadlines; a timer
+// that fired is spent, and timer() arms it again if the client still needs it), and
 // answers each `probe` with probeResult() after its ARP probe (RFC 5227).
 import { FishnetError } from '../../protocols/errors.ts';
 import {
