@@ -89,6 +89,8 @@ export interface DhcpServerStats {
   releases: number;
   /** DISCOVERs left without an OFFER because no address was free. */
   exhausted: number;
+  /** Passes over the pool looking for lapsed offers, leases and quarantines (at most one per lapse). */
+  sweeps: number;
   readonly dropped: Record<DhcpServerDrop, number>;
 }
 
@@ -130,6 +132,7 @@ export class DhcpServer {
     declines: 0,
     releases: 0,
     exhausted: 0,
+    sweeps: 0,
     dropped: {
       'not-a-request': 0,
       'bad-htype': 0,
@@ -165,12 +168,18 @@ export class DhcpServer {
 
   private readonly bindings = new Map<number, Binding>();
   private readonly byClient = new Map<string, Binding>();
-  /** Addresses known free (released, or found lapsed by a sweep), least recently freed first. May hold stale entries. */
-  private readonly freed = new Map<number, true>();
+  /**
+   * Addresses known to be free, least recently freed first: those no client is
+   * remembered for, and those kept for the client that had them (given to others
+   * only when nothing else is left). Time frees addresses too (a lapsed offer,
+   * lease or quarantine); a sweep finds those, and only when one can have lapsed.
+   */
+  private readonly freeAnon = new Map<number, true>();
+  private readonly freeKept = new Map<number, true>();
   /** Next address never handed out. */
   private fresh: number;
-  /** After a full sweep found nothing free: nothing can become free by time before this. */
-  private noneFreeUntil = -Infinity;
+  /** No held or quarantined address lapses before this (the next sweep is due then). */
+  private nextLapse = Infinity;
 
   constructor(cfg: DhcpServerConfig) {
     const { serverId, subnetMask: mask, poolStart, poolEnd } = cfg;
@@ -333,9 +342,9 @@ export class DhcpServer {
     // Reserve it for a short while; a lease the client still holds keeps its own time.
     if (!(b.state === 'bound' && now < b.until)) {
       b.state = 'offered';
-      b.until = now + this.offerHoldMs;
+      this.hold(b, now + this.offerHoldMs);
     } else {
-      b.until = Math.max(b.until, now + this.offerHoldMs);
+      this.hold(b, Math.max(b.until, now + this.offerHoldMs));
     }
     this.stats.offers++;
     return this.reply(m, DhcpMessageType.OFFER, b.address, this.grant(m.leaseTime));
@@ -360,30 +369,39 @@ export class DhcpServer {
     return a === undefined ? undefined : this.take(a, client, now);
   }
 
-  /** The least recently freed address, sweeping for lapsed offers and leases when none is known. */
+  /** The least recently freed address no client is kept for, else the least recently freed kept one. */
   private freeAddress(now: number): Ipv4Addr | undefined {
-    for (const a of this.freed.keys()) {
-      this.freed.delete(a);
-      const b = this.bindings.get(a);
-      if (b && this.status(b, now) === 'free') return a as Ipv4Addr;
+    if (now >= this.nextLapse) this.sweep(now);
+    for (const map of [this.freeAnon, this.freeKept]) {
+      for (const a of map.keys()) {
+        map.delete(a);
+        return a as Ipv4Addr;
+      }
     }
-    if (now < this.noneFreeUntil) return undefined; // nothing can have lapsed since the last sweep
-    // One pass over the pool; oldest lapse first so the longest-gone client loses its memory first.
+    return undefined;
+  }
+
+  /** Find what lapsed by `now` (offers, leases, quarantines): free it, oldest first. O(pool), once per lapse time. */
+  private sweep(now: number): void {
+    this.stats.sweeps++;
     const lapsed: Binding[] = [];
     let next = Infinity;
     for (const b of this.bindings.values()) {
+      if (this.freeAnon.has(b.address) || this.freeKept.has(b.address)) continue;
       if (this.status(b, now) === 'free') lapsed.push(b);
       else next = Math.min(next, b.until);
     }
     lapsed.sort((x, y) => x.until - y.until);
-    for (const b of lapsed) this.freed.set(b.address, true);
-    if (lapsed.length === 0) {
-      this.noneFreeUntil = next;
-      return undefined;
-    }
-    const first = lapsed[0]!.address;
-    this.freed.delete(first);
-    return first;
+    for (const b of lapsed) (b.client === '' ? this.freeAnon : this.freeKept).set(b.address, true);
+    this.nextLapse = next;
+  }
+
+  /** `b` is held (offered, bound or quarantined) until `until`. */
+  private hold(b: Binding, until: number): void {
+    b.until = until;
+    this.freeAnon.delete(b.address);
+    this.freeKept.delete(b.address);
+    if (until < this.nextLapse) this.nextLapse = until;
   }
 
   /** Give `a` to `client` (forgetting whoever had it, and the client's other address). */
@@ -392,9 +410,10 @@ export class DhcpServer {
     if (old && old.address !== a) {
       old.client = '';
       if (old.state !== 'declined') {
+        if (old.state !== 'released' && this.status(old, now) === 'held') old.until = now;
         old.state = 'released';
-        old.until = now;
-        this.freed.set(old.address, true);
+        this.freeKept.delete(old.address);
+        this.freeAnon.set(old.address, true);
       }
     }
     let b = this.bindings.get(a);
@@ -406,7 +425,8 @@ export class DhcpServer {
       this.bindings.set(a, b);
     }
     this.byClient.set(client, b);
-    this.freed.delete(a);
+    this.freeAnon.delete(a);
+    this.freeKept.delete(a);
     return b;
   }
 
@@ -424,7 +444,7 @@ export class DhcpServer {
         if (own && own.state === 'offered') {
           own.state = 'released'; // remembered for the client, free for others
           own.until = now;
-          this.freed.set(own.address, true);
+          this.freeKept.set(own.address, true);
         }
         return 'other-server';
       }
@@ -466,8 +486,7 @@ export class DhcpServer {
   private ack(m: DhcpMessage, b: Binding, now: number): DhcpServerReply {
     const secs = this.grant(m.leaseTime);
     b.state = 'bound';
-    b.until = secs === INFINITE_LEASE ? Infinity : now + secs * 1000;
-    this.freed.delete(b.address);
+    this.hold(b, secs === INFINITE_LEASE ? Infinity : now + secs * 1000);
     this.stats.acks++;
     return this.reply(m, DhcpMessageType.ACK, b.address, secs);
   }
@@ -496,8 +515,7 @@ export class DhcpServer {
     this.byClient.delete(client);
     b.client = '';
     b.state = 'declined';
-    b.until = now + this.quarantineMs;
-    if (this.noneFreeUntil > b.until) this.noneFreeUntil = b.until;
+    this.hold(b, now + this.quarantineMs);
     this.stats.declines++;
     return null;
   }
@@ -509,7 +527,7 @@ export class DhcpServer {
     if (!b || b.client !== this.key(m) || b.state !== 'bound' || now >= b.until) return 'bad-release';
     b.state = 'released'; // remembered: the client gets it back if it comes again
     b.until = now;
-    this.freed.set(b.address, true);
+    this.freeKept.set(b.address, true);
     this.stats.releases++;
     return null;
   }
