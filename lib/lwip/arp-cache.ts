@@ -35,7 +35,8 @@ export type ArpIgnore =
   | 'bad-sender' // a multicast, broadcast or zero sender MAC
   | 'from-us' // our own MAC as sender (a looped-back frame)
   | 'conflict' // another MAC claims our address
-  | 'not-for-us'; // not about an entry we have, nor asking for us: not learned (RFC 826)
+  | 'not-for-us' // not about an entry we have, nor asking for us: not learned (RFC 826)
+  | 'unsolicited'; // a reply we did not ask for: not learned, so that nobody can fill the table by sending them
 
 export type ArpAction =
   /** Send an ARP request for `target`: broadcast to resolve, unicast (`dstMac`) to confirm a stale entry. */
@@ -129,7 +130,7 @@ export class ArpCache {
     lapsed: 0,
     evictions: 0,
     dropped: { 'queue-full': 0, unreachable: 0, evicted: 0, flushed: 0, 'bad-next-hop': 0, 'bad-frame': 0 },
-    ignored: { 'bad-op': 0, 'bad-sender': 0, 'from-us': 0, conflict: 0, 'not-for-us': 0 },
+    ignored: { 'bad-op': 0, 'bad-sender': 0, 'from-us': 0, conflict: 0, 'not-for-us': 0, unsolicited: 0 },
   };
 
   readonly mac: Mac;
@@ -262,12 +263,15 @@ export class ArpCache {
     const e = learnable ? this.entries.get(sip) : undefined;
     if (e) {
       this.confirm(e, smac, now, out);
-    } else if (forUs && learnable) {
+    } else if (forUs && learnable && op === ArpOp.REQUEST) {
+      // RFC 826: whoever asks for us will be talked to; learn it now.
       const n = this.insert(sip, REACHABLE, smac, now, out);
       n.until = now + this.reachableMs;
       this.stats.learned++;
     } else if (!forUs) {
       this.stats.ignored['not-for-us']++;
+    } else if (op === ArpOp.REPLY) {
+      this.stats.ignored.unsolicited++;
     }
     if (forUs && op === ArpOp.REQUEST) {
       this.stats.repliesSent++;

@@ -47,7 +47,7 @@ export interface ReassemblyConfig {
   readonly timeoutMs?: number;
   /** Bytes all held fragments may take, overheads included. Default 256 KiB. */
   readonly maxBytes?: number;
-  /** Pieces one datagram may come in. Default 64. */
+  /** Pieces one datagram may come in. Default 128 (64 KiB over RFC 791's 576-byte MTU is 119). */
   readonly maxFragments?: number;
 }
 
@@ -168,7 +168,7 @@ export class Ipv4Reassembler {
     };
     this.timeoutMs = pos('timeoutMs', cfg.timeoutMs, 30000, 1);
     this.maxBytes = pos('maxBytes', cfg.maxBytes, 256 * 1024, DATAGRAM_OVERHEAD + FRAGMENT_OVERHEAD + 68);
-    this.maxFragments = pos('maxFragments', cfg.maxFragments, 64, 2);
+    this.maxFragments = pos('maxFragments', cfg.maxFragments, 128, 2);
   }
 
   /** Datagrams being reassembled (and dropped ones remembered until their deadline). */

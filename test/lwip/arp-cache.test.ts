@@ -146,6 +146,10 @@ test('learning (RFC 826): a request for us is answered and its sender learned; o
   t.deepEqual(c.input(arp(ArpOp.REQUEST, GW_MAC, GW, ipv4('10.0.0.77')), 0), []);
   t.is(c.entry(GW), undefined, 'a request for someone else teaches nothing');
   t.is(c.stats.ignored['not-for-us'], 1);
+  // A reply nobody asked for is not learned either: it could fill the table.
+  t.deepEqual(c.input(arp(ArpOp.REPLY, GW_MAC, GW, US_IP), 1), []);
+  t.is(c.entry(GW), undefined);
+  t.is(c.stats.ignored.unsolicited, 1);
   // A gratuitous ARP from a known host moves it to its new MAC.
   const moved = mac('02:00:00:00:00:99');
   t.deepEqual(c.input(arp(ArpOp.REQUEST, moved, PEER, PEER), 5), []);
@@ -165,8 +169,9 @@ test('learning (RFC 826): a request for us is answered and its sender learned; o
 
 test('hostile ARP: bad op, multicast or zero sender, our own MAC, our address claimed (conflict)', (t) => {
   const c = cache();
-  c.input(arp(ArpOp.REPLY, PEER_MAC, PEER, US_IP), 0);
+  c.input(arp(ArpOp.REQUEST, PEER_MAC, PEER, US_IP), 0);
   const before = c.entry(PEER);
+  t.like(before, { state: 'reachable', mac: PEER_MAC });
   t.deepEqual(c.input(arp(7, GW_MAC, PEER, US_IP), 1), []);
   t.deepEqual(c.input(arp(ArpOp.REPLY, BROADCAST_MAC, PEER, US_IP), 1), []);
   t.deepEqual(c.input(arp(ArpOp.REPLY, mac('01:00:5e:00:00:01'), PEER, US_IP), 1), []);
