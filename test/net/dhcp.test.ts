@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import {
   BROADCAST_MAC,
   buildDhcp,
+  classfulMask,
   DHCP_CLIENT_PORT,
   DHCP_OPTIONS_OFFSET,
   DHCP_SERVER_PORT,
@@ -24,9 +25,15 @@ import {
   IPV4_BROADCAST,
   type Ipv4Addr,
   ipv4,
+  isContiguousMask,
+  isHostIpv4,
+  isMulticastMac,
   type Mac,
   mac,
+  networkOf,
   PcapWriter,
+  prefixLength,
+  subnetBroadcast,
   udpFrame,
   writeDhcp,
 } from '../../lib/net/index.ts';
@@ -480,3 +487,39 @@ skipWithout('tshark')(
     }
   },
 );
+
+test('the address helpers DHCP relies on: host addresses, masks, subnets, group MACs', (t) => {
+  t.true(isHostIpv4(ipv4('10.0.0.1')));
+  for (const a of [
+    '0.0.0.0',
+    '0.1.2.3',
+    '127.0.0.1',
+    '224.0.0.1',
+    '239.255.255.255',
+    '240.0.0.1',
+    '255.255.255.255',
+  ])
+    t.false(isHostIpv4(ipv4(a)), a);
+  for (const [m, len] of [
+    ['0.0.0.0', 0],
+    ['128.0.0.0', 1],
+    ['255.255.255.0', 24],
+    ['255.255.255.254', 31],
+    ['255.255.255.255', 32],
+  ] as const) {
+    t.true(isContiguousMask(ipv4(m)), m);
+    t.is(prefixLength(ipv4(m)), len, m);
+  }
+  for (const m of ['255.0.255.0', '0.255.255.255', '255.255.255.253']) t.false(isContiguousMask(ipv4(m)), m);
+  t.is(classfulMask(ipv4('10.1.2.3')), ipv4('255.0.0.0'));
+  t.is(classfulMask(ipv4('172.16.0.1')), ipv4('255.255.0.0'));
+  t.is(classfulMask(ipv4('192.168.1.1')), ipv4('255.255.255.0'));
+  t.is(networkOf(ipv4('192.168.1.77'), ipv4('255.255.255.192')), ipv4('192.168.1.64'));
+  t.is(subnetBroadcast(ipv4('192.168.1.77'), ipv4('255.255.255.192')), ipv4('192.168.1.127'));
+  t.is(subnetBroadcast(ipv4('10.0.0.1'), ipv4('0.0.0.0')), IPV4_BROADCAST);
+  t.true(isMulticastMac(BROADCAST_MAC));
+  t.true(isMulticastMac(mac('01:00:5e:00:00:01')));
+  t.true(isMulticastMac(mac('33:33:00:00:00:01')));
+  t.false(isMulticastMac(mac('02:00:00:00:00:01')));
+  t.false(isMulticastMac(mac('fe:ff:ff:ff:ff:ff')));
+});
