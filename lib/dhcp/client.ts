@@ -307,9 +307,10 @@ export class DhcpClient {
       throw new FishnetError('LWIP_ERR_INPROGRESS', `DHCP client already started (state ${this.st})`);
     const out: DhcpClientAction[] = [];
     this.beginAcquiring(now);
-    this.hint = opts.previous ?? IPV4_ANY;
-    if (opts.previous !== undefined && isHostIpv4(opts.previous)) {
-      this.offered = opts.previous;
+    const previous = opts.previous !== undefined && isHostIpv4(opts.previous) ? opts.previous : undefined;
+    this.hint = previous ?? IPV4_ANY;
+    if (previous !== undefined) {
+      this.offered = previous;
       this.offerServer = IPV4_ANY;
       this.newExchange(now);
       this.st = 'REBOOTING';
