@@ -99,3 +99,44 @@ export function writeU32(b: Uint8Array, off: number, v: number): void {
   b[off + 2] = (v >>> 8) & 0xff;
   b[off + 3] = v & 0xff;
 }
+
+/** Group bit of the first octet: multicast and broadcast MACs have it. */
+export function isMulticastMac(m: Mac): boolean {
+  return Math.floor(m / 0x100_0000_0000) % 2 === 1;
+}
+
+/**
+ * An address a host may have: not 0.0.0.0/8 ("this network"), not loopback
+ * 127/8, not multicast 224/4, not reserved 240/4 or the limited broadcast.
+ */
+export function isHostIpv4(a: Ipv4Addr): boolean {
+  const top = a >>> 24;
+  return top !== 0 && top !== 127 && top < 224;
+}
+
+/** A subnet mask: ones, then zeros (0.0.0.0 and 255.255.255.255 included). */
+export function isContiguousMask(m: Ipv4Addr): boolean {
+  const inv = ~m >>> 0;
+  return (inv & (inv + 1)) === 0;
+}
+
+/** The number of leading one bits of a contiguous mask (24 for 255.255.255.0). */
+export function prefixLength(m: Ipv4Addr): number {
+  return Math.clz32(~m >>> 0);
+}
+
+/** The pre-CIDR mask of an address's class (A /8, B /16, C /24): RFC 2131's fallback when a server sends none. */
+export function classfulMask(a: Ipv4Addr): Ipv4Addr {
+  const top = a >>> 24;
+  return (top < 128 ? 0xff00_0000 : top < 192 ? 0xffff_0000 : 0xffff_ff00) as Ipv4Addr;
+}
+
+/** The network address of `a` under `mask`. */
+export function networkOf(a: Ipv4Addr, mask: Ipv4Addr): Ipv4Addr {
+  return ((a & mask) >>> 0) as Ipv4Addr;
+}
+
+/** The directed broadcast address of `a`'s subnet. */
+export function subnetBroadcast(a: Ipv4Addr, mask: Ipv4Addr): Ipv4Addr {
+  return (((a & mask) | ~mask) >>> 0) as Ipv4Addr;
+}

@@ -2,6 +2,7 @@
 export * from './addr.ts';
 export * from './arp.ts';
 export * from './checksum.ts';
+export * from './dhcp.ts';
 export * from './ethernet.ts';
 export * from './frames.ts';
 export * from './icmp.ts';

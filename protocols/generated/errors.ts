@@ -84,6 +84,9 @@ export const Err = {
   LWIP_ERR_IF: 0x80c,
   LWIP_ERR_ISCONN: 0x80d,
   LWIP_ERR_INPROGRESS: 0x80e,
+  DHCP_ERR_NO_SERVER: 0x901,
+  DHCP_ERR_NO_LEASE: 0x902,
+  DHCP_ERR_BAD_CONFIG: 0x903,
 } as const;
 
 export type ErrName = keyof typeof Err;
@@ -163,4 +166,7 @@ export const ERROR_ENTRIES: readonly ErrorEntry[] = [
   { name: 'LWIP_ERR_IF', code: 0x80c, failure: true, text: "Low-level network interface error", subsystem: 'lwip' },
   { name: 'LWIP_ERR_ISCONN', code: 0x80d, failure: true, text: "Already connected", subsystem: 'lwip' },
   { name: 'LWIP_ERR_INPROGRESS', code: 0x80e, failure: true, text: "Operation in progress", subsystem: 'lwip' },
+  { name: 'DHCP_ERR_NO_SERVER', code: 0x901, failure: true, text: "No DHCP server answered within the time limit", subsystem: 'dhcp' },
+  { name: 'DHCP_ERR_NO_LEASE', code: 0x902, failure: true, text: "DHCP servers answered, but no lease was obtained within the time limit", subsystem: 'dhcp' },
+  { name: 'DHCP_ERR_BAD_CONFIG', code: 0x903, failure: true, text: "Invalid DHCP client or server configuration", subsystem: 'dhcp' },
 ];
