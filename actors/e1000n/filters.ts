@@ -1,0 +1,176 @@
+// The driver's filters: what netd registered, and the questions the RX and TX paths
+// ask of them. Port filters come in pairs (an RX filter bound to a client's RX
+// buffer, a TX filter bound to its TX buffer); the ARP pair is driver-wide. RX
+// classification goes through the merged demux index (first match wins, in
+// registration order); a TX check runs only the TX filters of the sending buffer,
+// plus the ARP transmit filter, on the driver's private copy of the header.
+
+import { DemuxIndex, type FilterFn, jitFilter, type Program, verifyFilter } from '../../lib/bfdmux/index.ts';
+import { FishnetError } from '../../protocols/errors.ts';
+import type { RxBuffer, TxBuffer } from './buffers.ts';
+
+export type FilterId = number;
+
+/** Never copy more than this for a transmit check: a filter that reads further does not match. */
+export const MAX_HEADER_COPY = 256;
+
+export interface PortFilter {
+  readonly id: FilterId;
+  readonly rx: RxBuffer;
+  readonly tx: TxBuffer;
+  readonly txFn: FilterFn;
+  /** Bytes of a frame the TX filter can read. */
+  readonly txBytes: number;
+  /** Frames and bytes the RX filter claimed, frames the TX filter let out. */
+  rxFrames: number;
+  rxBytes: number;
+  txFrames: number;
+}
+
+interface ArpFilters {
+  readonly rx: FilterFn;
+  readonly tx: FilterFn;
+  readonly txBytes: number;
+}
+
+/** What inspection shows of a filter. */
+export interface FilterInfo {
+  readonly id: FilterId;
+  readonly owner: number;
+  readonly rxBuffer: number;
+  readonly txBuffer: number;
+  readonly rxFrames: number;
+  readonly rxBytes: number;
+  readonly txFrames: number;
+}
+
+function verified(code: Uint8Array, what: string): Program {
+  const v = verifyFilter(code);
+  if (!v.ok) throw new FishnetError('FILTER_ERR_BAD_CODE', `${what}: ${v.reason} at byte ${v.at}`);
+  return v.program;
+}
+
+export class FilterTable {
+  private readonly index = new DemuxIndex<PortFilter>();
+  private readonly byId = new Map<FilterId, PortFilter>();
+  private readonly byTxBuffer = new Map<TxBuffer, PortFilter[]>();
+  private arp: ArpFilters | undefined;
+  private nextId = 1;
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /**
+   * A port's filter pair. The code is verified first; both buffers must belong to
+   * the same client (a filter pair serves one client's port).
+   */
+  register(rx: RxBuffer, tx: TxBuffer, rxCode: Uint8Array, txCode: Uint8Array): PortFilter {
+    if (rx.owner !== tx.owner) {
+      throw new FishnetError(
+        'E1000_ERR_NOT_OWNER',
+        `RX buffer ${rx.id} belongs to actor ${rx.owner}, TX buffer ${tx.id} to actor ${tx.owner}`,
+      );
+    }
+    const rxProgram = verified(rxCode, 'RX filter');
+    const txProgram = verified(txCode, 'TX filter');
+    const id = this.nextId++;
+    const f: PortFilter = {
+      id,
+      rx,
+      tx,
+      txFn: jitFilter(txProgram),
+      txBytes: Math.min(txProgram.lastByteRead, MAX_HEADER_COPY),
+      rxFrames: 0,
+      rxBytes: 0,
+      txFrames: 0,
+    };
+    this.index.register(id, rxProgram, f);
+    this.byId.set(id, f);
+    const list = this.byTxBuffer.get(tx);
+    if (list) list.push(f);
+    else this.byTxBuffer.set(tx, [f]);
+    return f;
+  }
+
+  deregister(id: FilterId): PortFilter | undefined {
+    const f = this.byId.get(id);
+    if (!f) return undefined;
+    this.byId.delete(id);
+    this.index.deregister(id);
+    const list = this.byTxBuffer.get(f.tx)!;
+    list.splice(list.indexOf(f), 1);
+    if (list.length === 0) this.byTxBuffer.delete(f.tx);
+    return f;
+  }
+
+  /** Every filter bound to a buffer goes with it. Returns how many. */
+  dropBuffer(b: RxBuffer | TxBuffer): number {
+    let n = 0;
+    for (const f of [...this.byId.values()]) {
+      if (f.rx === b || f.tx === b) {
+        this.deregister(f.id);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  get(id: FilterId): PortFilter | undefined {
+    return this.byId.get(id);
+  }
+
+  setArp(rxCode: Uint8Array, txCode: Uint8Array): void {
+    const rx = verified(rxCode, 'ARP RX filter');
+    const tx = verified(txCode, 'ARP TX filter');
+    this.arp = { rx: jitFilter(rx), tx: jitFilter(tx), txBytes: Math.min(tx.lastByteRead, MAX_HEADER_COPY) };
+  }
+
+  /** The port filter that claims a frame (first registered wins), or undefined. */
+  classify(frame: Uint8Array, len: number): PortFilter | undefined {
+    if (this.index.size === 0) return undefined;
+    const id = this.index.first(frame, len);
+    return id < 0 ? undefined : this.byId.get(id);
+  }
+
+  isArp(frame: Uint8Array, len: number): boolean {
+    return this.arp !== undefined && this.arp.rx(frame, len) === 1;
+  }
+
+  /** How many header bytes a frame from `tx` must have copied before its check. */
+  headerBytes(tx: TxBuffer): number {
+    let n = this.arp?.txBytes ?? 0;
+    const list = this.byTxBuffer.get(tx);
+    if (list) for (const f of list) if (f.txBytes > n) n = f.txBytes;
+    return n;
+  }
+
+  /**
+   * Run the buffer's transmit filters (and the ARP one) on the private copy of a
+   * frame's header. The filter that accepted counts the frame; true if one did.
+   */
+  txAccepts(tx: TxBuffer, header: Uint8Array, len: number): boolean {
+    const list = this.byTxBuffer.get(tx);
+    if (list) {
+      for (const f of list) {
+        if (f.txFn(header, len) === 1) {
+          f.txFrames++;
+          return true;
+        }
+      }
+    }
+    return this.arp !== undefined && this.arp.tx(header, len) === 1;
+  }
+
+  list(): FilterInfo[] {
+    return [...this.byId.values()].map((f) => ({
+      id: f.id,
+      owner: f.rx.owner,
+      rxBuffer: f.rx.id,
+      txBuffer: f.tx.id,
+      rxFrames: f.rxFrames,
+      rxBytes: f.rxBytes,
+      txFrames: f.txFrames,
+    }));
+  }
+}
