@@ -83,6 +83,9 @@ export const Err = {
   LWIP_ERR_IF: 0x80c,
   LWIP_ERR_ISCONN: 0x80d,
   LWIP_ERR_INPROGRESS: 0x80e,
+  LINK_ERR_ALREADY_ATTACHED: 0x901,
+  LINK_ERR_SOCKET: 0x902,
+  LINK_ERR_CAPTURE_FILE: 0x903,
 } as const;
 
 export type ErrName = keyof typeof Err;
@@ -161,4 +164,7 @@ export const ERROR_ENTRIES: readonly ErrorEntry[] = [
   { name: 'LWIP_ERR_IF', code: 0x80c, failure: true, text: "Low-level network interface error", subsystem: 'lwip' },
   { name: 'LWIP_ERR_ISCONN', code: 0x80d, failure: true, text: "Already connected", subsystem: 'lwip' },
   { name: 'LWIP_ERR_INPROGRESS', code: 0x80e, failure: true, text: "Operation in progress", subsystem: 'lwip' },
+  { name: 'LINK_ERR_ALREADY_ATTACHED', code: 0x901, failure: true, text: "The port is already attached to this switch", subsystem: 'link' },
+  { name: 'LINK_ERR_SOCKET', code: 0x902, failure: true, text: "The link's UDP socket could not be opened or bound", subsystem: 'link' },
+  { name: 'LINK_ERR_CAPTURE_FILE', code: 0x903, failure: true, text: "The capture file could not be opened or written", subsystem: 'link' },
 ];
