@@ -92,27 +92,33 @@ interface Config {
 
 const WHERE = 'VxlanPort.open';
 
-function address(name: string, v: unknown, fallback?: string): string {
+function address(where: string, name: string, v: unknown, fallback?: string): string {
   if (v === undefined && fallback !== undefined) return fallback;
   if (typeof v !== 'string')
-    throw new TypeError(`${WHERE}: option '${name}' must be a string, not ${show(v)}`);
+    throw new TypeError(`${where}: option '${name}' must be a string, not ${show(v)}`);
   try {
     return formatIpv4(ipv4(v));
   } catch {
-    throw new TypeError(`${WHERE}: option '${name}' must be an IPv4 address like 10.0.0.1, not ${show(v)}`);
+    throw new TypeError(`${where}: option '${name}' must be an IPv4 address like 10.0.0.1, not ${show(v)}`);
   }
+}
+
+/** A remote end point's address: a unicast IPv4 address. */
+function remote(where: string, name: string, v: unknown): string {
+  const a = address(where, name, v);
+  const first = ipv4(a) >>> 24;
+  if (a === '0.0.0.0' || a === '255.255.255.255' || (first >= 224 && first <= 239))
+    throw new RangeError(
+      `${where}: option '${name}' must be a unicast address, not ${show(v)} (multicast groups are not supported)`,
+    );
+  return a;
 }
 
 function config(options: VxlanOptions): Config {
   if (options === undefined) throw new TypeError(`${WHERE}: options are required (vni, remoteAddress)`);
   const o = checkOptions(WHERE, options, OPTIONS);
   const vni = numberOption(WHERE, 'vni', o.vni, { min: 0, max: MAX_VNI, integer: true });
-  const remoteAddress = address('remoteAddress', o.remoteAddress);
-  const first = ipv4(remoteAddress) >>> 24;
-  if (remoteAddress === '0.0.0.0' || remoteAddress === '255.255.255.255' || (first >= 224 && first <= 239))
-    throw new RangeError(
-      `${WHERE}: option 'remoteAddress' must be a unicast address, not ${show(o.remoteAddress)} (multicast groups are not supported)`,
-    );
+  const remoteAddress = remote(WHERE, 'remoteAddress', o.remoteAddress);
   const port = (name: string, v: unknown, min: number) =>
     numberOption(WHERE, name, v, { min, max: 65535, integer: true }, VXLAN_PORT);
   return {
@@ -120,7 +126,7 @@ function config(options: VxlanOptions): Config {
     vni,
     remoteAddress,
     remotePort: port('remotePort', o.remotePort, 1),
-    localAddress: address('localAddress', o.localAddress, '0.0.0.0'),
+    localAddress: address(WHERE, 'localAddress', o.localAddress, '0.0.0.0'),
     localPort: port('localPort', o.localPort, 0),
     maxFrame: numberOption(
       WHERE,
@@ -159,8 +165,6 @@ function literal(
 export class VxlanPort implements FramePort {
   readonly name: string;
   readonly vni: number;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
   readonly stats: VxlanStats = {
     ...emptyStats(),
     refused: { 'bad-header': 0, 'wrong-vni': 0, 'bad-length': 0, 'wrong-source': 0, 'send-error': 0 },
@@ -182,8 +186,6 @@ export class VxlanPort implements FramePort {
   ) {
     this.name = cfg.name;
     this.vni = cfg.vni;
-    this.remoteAddress = cfg.remoteAddress;
-    this.remotePort = cfg.remotePort;
     this.free = new Int32Array(cfg.sendBuffers);
     socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
     socket.on('error', (err) => {
@@ -228,6 +230,27 @@ export class VxlanPort implements FramePort {
     return this.socket.address().address;
   }
 
+  /** The remote end point: datagrams go there, and are accepted only from its address. */
+  get remoteAddress(): string {
+    return this.cfg.remoteAddress;
+  }
+
+  get remotePort(): number {
+    return this.cfg.remotePort;
+  }
+
+  /**
+   * Point the tunnel at another remote end point (datagrams already handed to the OS
+   * still go to the old one). Two ports that both bind port 0 need this: each learns
+   * the other's port only after it is open.
+   */
+  setRemote(address: string, port: number = VXLAN_PORT): void {
+    const where = 'VxlanPort.setRemote';
+    const a = remote(where, 'address', address);
+    this.cfg.remotePort = numberOption(where, 'port', port, { min: 1, max: 65535, integer: true });
+    this.cfg.remoteAddress = a;
+  }
+
   /** Datagrams handed to the OS whose send has not completed yet. */
   get inFlight(): number {
     return this.buffers.length - this.freeTop;
@@ -252,7 +275,7 @@ export class VxlanPort implements FramePort {
     const buf = this.buffers[i]!;
     buf.set(frame, VXLAN_HEADER);
     try {
-      this.socket.send(buf, 0, VXLAN_HEADER + n, this.remotePort, this.remoteAddress, this.done[i]);
+      this.socket.send(buf, 0, VXLAN_HEADER + n, this.cfg.remotePort, this.cfg.remoteAddress, this.done[i]);
     } catch (e) {
       // dgram throws only for a socket that is not running; the callback will not come.
       this.free[this.freeTop++] = i;
@@ -305,7 +328,7 @@ export class VxlanPort implements FramePort {
       return;
     }
     let why: VxlanInvalid | 'wrong-source' | undefined;
-    if (from.address !== this.remoteAddress) why = 'wrong-source';
+    if (from.address !== this.cfg.remoteAddress) why = 'wrong-source';
     else why = checkVxlan(d, this.vni, MIN_FRAME, this.cfg.maxFrame);
     if (why !== undefined) {
       s.refused[why]++;
