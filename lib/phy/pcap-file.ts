@@ -118,6 +118,11 @@ export class PcapFileWriter {
     return this.chunks.length * this.chunkBytes;
   }
 
+  /** A flush timer is set (the timer is unref'd: it never keeps a process alive). */
+  get flushScheduled(): boolean {
+    return this.timer !== undefined;
+  }
+
   /** Capture a frame seen at `timeMs` (ms since the epoch). False when it could not be buffered (counted). */
   record(frame: Uint8Array, timeMs: number): boolean {
     if (this.closing !== undefined || this.error !== undefined) {
