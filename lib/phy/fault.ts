@@ -46,8 +46,10 @@ export interface FaultOptions {
 
 export interface FaultCounts {
   dropped: number;
+  /** Frames sent twice. */
   duplicated: number;
   corrupted: number;
+  /** Frames swapped with the next (one held that timed out alone is not counted). */
   reordered: number;
   delayed: number;
 }
@@ -148,7 +150,6 @@ class Lane {
     }
     if (uReorder < r.reorder && this.held!.size === 0) {
       if (!this.hold(this.held!, frame, this.clock() + r.reorderMs)) return false;
-      this.counts.reordered++;
       // A duplicate goes now; the held copy waits for the next frame.
       if (copies === 2) this.emit(frame);
       return true;
@@ -189,9 +190,12 @@ class Lane {
     return (this.delayed?.clear() ?? 0) + (this.held?.clear() ?? 0);
   }
 
-  /** A frame has passed: the frame held for reordering (if any) goes after it. */
+  /** A frame has passed: the frame held for reordering (if any) goes after it, and they are swapped. */
   private afterPass(): void {
-    if (this.held !== undefined && this.held.size > 0) this.flushHeld();
+    if (this.held !== undefined && this.held.size > 0) {
+      this.counts.reordered++;
+      this.flushHeld();
+    }
   }
 
   private flushHeld(): void {

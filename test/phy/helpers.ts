@@ -2,7 +2,7 @@
 // collecting what a port receives.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type Mac, readU32, writeMac, writeU16, writeU32 } from '../../lib/net/index.ts';
-import type { FramePort } from '../../lib/phy/index.ts';
+import { emptyStats, type FramePort, type FrameReceiver } from '../../lib/phy/index.ts';
 
 /** The local experimental ethertype (IEEE 802 "Local Experimental Ethertype 1"). */
 export const TEST_ETHERTYPE = 0x88b5;
@@ -42,3 +42,39 @@ export function collect(port: FramePort): Uint8Array[] {
 /** How many timers (Timeout objects) keep the event loop alive now. */
 export const activeTimers = (): number =>
   process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+/** A FramePort for middleware tests: keeps copies of what is sent, and injects received frames at once. */
+export class ProbePort implements FramePort {
+  readonly stats = emptyStats();
+  readonly sent: Uint8Array[] = [];
+  closed = false;
+  private rx: FrameReceiver | undefined;
+  constructor(readonly name = 'probe') {}
+  send(frame: Uint8Array): boolean {
+    if (this.closed) {
+      this.stats.dropped.closed++;
+      return false;
+    }
+    this.sent.push(frame.slice());
+    this.stats.txFrames++;
+    this.stats.txBytes += frame.length;
+    return true;
+  }
+  setReceiver(rx: FrameReceiver | undefined): void {
+    this.rx = rx;
+  }
+  /** A frame arrives from the far end. */
+  inject(frame: Uint8Array): void {
+    if (this.rx === undefined) {
+      this.stats.dropped.closed++;
+      return;
+    }
+    this.stats.rxFrames++;
+    this.rx(frame);
+  }
+  close(): Promise<void> {
+    this.closed = true;
+    this.rx = undefined;
+    return Promise.resolve();
+  }
+}
