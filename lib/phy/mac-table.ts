@@ -81,8 +81,10 @@ export class MacTable {
     const e = this.find(hi, lo);
     if (e !== NIL) {
       this.seen[e] = now;
-      this.unlink(e);
-      this.append(e);
+      if (this.newest !== e) {
+        this.unlink(e);
+        this.append(e);
+      }
       if (this.port[e] === port) return 'refreshed';
       this.port[e] = port;
       return 'moved';

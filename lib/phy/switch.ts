@@ -9,6 +9,11 @@
 // filtered (its destination is behind the port it came from) or dropped by cause.
 // A port's refusal to send (its queue full, say) is counted by that port, by cause,
 // and by the switch as txRefused.
+//
+// Ports are expected to deliver later, not inside send (the cable, VXLAN and the NIC
+// do): switches joined in a loop by ports that deliver at once would recurse without
+// bound. With asynchronous ports a loop only circulates frames (there is no spanning
+// tree), which the counters show.
 
 import { FishnetError } from '../../protocols/errors.ts';
 import { type MacEntry, MacTable } from './mac-table.ts';
