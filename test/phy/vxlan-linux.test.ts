@@ -15,7 +15,6 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const peer = fileURLToPath(new URL('./fixtures/vxlan-linux-peer.ts', import.meta.url));
 
 const isRoot = process.getuid?.() === 0;
-const why = !isRoot ? 'needs root (network namespaces)' : !have('ip') ? missing('iproute2') : '';
 
 // Names carry our pid, so that runs in parallel do not meet, and a run that died
 // before cleaning up can be recognised (its pid is gone) and cleaned up by the next.
@@ -41,6 +40,27 @@ function alive(pid: number): boolean {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/** Why the test cannot run here, or '' (root in a container may still lack namespaces or the vxlan module). */
+function cannotRun(): string {
+  if (!isRoot) return 'needs root (network namespaces)';
+  if (!have('ip')) return missing('iproute2');
+  const probe = `${PREFIX}${tag}-probe`;
+  try {
+    ip('netns', 'add', probe);
+  } catch (e) {
+    return `cannot create a network namespace: ${(e as { stderr?: string }).stderr?.trim()}`;
+  }
+  try {
+    ip('-n', probe, 'link', 'add', 'vxprobe', 'type', 'vxlan', 'id', '1', 'dstport', '4789');
+    return '';
+  } catch (e) {
+    return `the kernel cannot make vxlan devices: ${(e as { stderr?: string }).stderr?.trim()}`;
+  } finally {
+    ip('netns', 'del', probe);
+  }
+}
+const why = cannotRun();
 
 function removeNamespaces(only?: (name: string) => boolean): void {
   for (const line of ip('netns', 'list').split('\n')) {
