@@ -197,6 +197,7 @@ export class VxlanPort implements FramePort {
   static async open(options: VxlanOptions): Promise<VxlanPort> {
     const cfg = config(options);
     const socket = createSocket({ type: 'udp4', lookup: literal as never });
+    let step = `bind ${cfg.localAddress}:${cfg.localPort}`;
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
@@ -206,17 +207,14 @@ export class VxlanPort implements FramePort {
         });
       });
       if (cfg.socketBufferBytes !== undefined) {
+        step = `set socket buffers to ${cfg.socketBufferBytes} bytes`;
         socket.setRecvBufferSize(cfg.socketBufferBytes);
         socket.setSendBufferSize(cfg.socketBufferBytes);
       }
     } catch (e) {
       socket.close();
       const code = (e as NodeJS.ErrnoException).code ?? String(e);
-      throw new FishnetError(
-        'LINK_ERR_SOCKET',
-        `VXLAN ${cfg.name}: bind ${cfg.localAddress}:${cfg.localPort}: ${code}`,
-        { cause: e },
-      );
+      throw new FishnetError('LINK_ERR_SOCKET', `VXLAN ${cfg.name}: ${step}: ${code}`, { cause: e });
     }
     return new VxlanPort(cfg, socket);
   }

@@ -243,6 +243,10 @@ test.serial(
     });
     await t.throwsAsync(() => open({ maxFrame: 10 }), { instanceOf: RangeError, message: /'maxFrame'/ });
     await t.throwsAsync(() => open({ sendBuffers: 0 }), { instanceOf: RangeError, message: /'sendBuffers'/ });
+    await t.throwsAsync(() => open({ socketBufferBytes: 10 }), {
+      instanceOf: RangeError,
+      message: /'socketBufferBytes'.*10/,
+    });
     await t.throwsAsync(() => open({ remote: '1.2.3.4' }), {
       instanceOf: TypeError,
       message: /unknown option 'remote'/,
@@ -252,7 +256,10 @@ test.serial(
       remoteAddress: '127.0.0.1',
       localAddress: '127.0.0.1',
       localPort: 0,
+      socketBufferBytes: 1 << 18,
     });
+    t.is(a.name, 'vxlan1');
+    t.is(a.localAddress, '127.0.0.1');
     const e = await t.throwsAsync(
       () =>
         VxlanPort.open({
