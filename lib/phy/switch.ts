@@ -109,6 +109,9 @@ export class SwitchPort {
   }
 }
 
+// A port has one receiver, so it can be attached to one switch at a time.
+const attachedTo = new WeakMap<FramePort, VirtualSwitch>();
+
 export class VirtualSwitch {
   readonly name: string;
   private readonly table: MacTable;
@@ -143,8 +146,10 @@ export class VirtualSwitch {
   /** Plug a port into the switch. The switch becomes the port's receiver until detach(). */
   attach(port: FramePort): SwitchPort {
     checkPort('VirtualSwitch.attach', 'port', port);
-    if (this.ports.some((p) => p?.port === port))
-      throw new FishnetError('LINK_ERR_ALREADY_ATTACHED', `port '${port.name}' on switch '${this.name}'`);
+    const other = attachedTo.get(port);
+    if (other !== undefined)
+      throw new FishnetError('LINK_ERR_ALREADY_ATTACHED', `port '${port.name}' is on switch '${other.name}'`);
+    attachedTo.set(port, this);
     let index = this.ports.indexOf(undefined);
     if (index < 0) index = this.ports.length;
     const handle = new SwitchPort(this, index, port);
@@ -191,6 +196,7 @@ export class VirtualSwitch {
     while (this.ports.length > 0 && this.ports[this.ports.length - 1] === undefined) this.ports.pop();
     this.table.forgetPort(p.index);
     p.port.setReceiver(undefined);
+    attachedTo.delete(p.port);
   }
 
   private now(): number {

@@ -291,7 +291,7 @@ export class VxlanPort implements FramePort {
     this.receiver = rx;
   }
 
-  /** Close the socket. Frames still in flight are the OS's; nothing more is received. */
+  /** Close the socket; nothing more is received. Sends the OS had not taken yet are dropped ('closed'). */
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
@@ -310,7 +310,10 @@ export class VxlanPort implements FramePort {
     this.buffers.push(buf);
     this.done.push((err) => {
       this.free[this.freeTop++] = i;
-      if (err && !this.closed) {
+      if (!err) return;
+      // Closing cancels sends the OS has not taken yet: those frames are lost to the close.
+      if (this.closed) this.stats.dropped.closed++;
+      else {
         this.lastError = err;
         this.stats.refused['send-error']++;
         this.stats.dropped.malformed++;

@@ -200,6 +200,14 @@ test('attach checks its argument; a port cannot be attached twice', async (t) =>
   const e = t.throws(() => sw.attach(b), { instanceOf: FishnetError });
   t.is(e.errName, 'LINK_ERR_ALREADY_ATTACHED');
   t.regex(e.message, /cable\.b.*sw0/);
+  const other = new VirtualSwitch({ name: 'sw1' });
+  t.throws(() => other.attach(b), {
+    instanceOf: FishnetError,
+    message: /port 'cable\.b' is on switch 'sw0'/,
+  });
+  sw.attached()[0]!.detach();
+  t.is(other.attach(b).index, 0, 'once detached it may go elsewhere');
+  other.close();
   t.throws(() => sw.attach({} as never), { instanceOf: TypeError, message: /must be a FramePort/ });
   t.throws(() => new VirtualSwitch({ ageingMs: -1 }), { instanceOf: RangeError, message: /'ageingMs'.*-1/ });
   t.throws(() => new VirtualSwitch({ maxEntries: 0 }), { instanceOf: RangeError, message: /'maxEntries'/ });
