@@ -186,7 +186,7 @@ export class VirtualSwitch {
 
   /** Detach every port. The ports themselves stay open: they belong to whoever attached them. */
   close(): void {
-    for (const p of this.ports) p?.detach();
+    for (const p of [...this.ports]) p?.detach();
   }
 
   /** @internal SwitchPort.detach */
