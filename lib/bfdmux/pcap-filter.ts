@@ -4,7 +4,7 @@
 
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import {
-  PCAP_GLOBAL_HEADER as GLOBAL,
+  PCAP_HEADER as GLOBAL,
   type PcapError,
   type PcapHeader,
   PcapReader,

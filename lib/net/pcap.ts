@@ -119,8 +119,43 @@ export class PcapReader {
   }
 }
 
-export const PCAP_GLOBAL_HEADER = GLOBAL_HEADER;
+/** Bytes of the file header and of each record's header. */
+export const PCAP_HEADER = GLOBAL_HEADER;
 export const PCAP_RECORD_HEADER = RECORD_HEADER;
+
+/** Write the file header (little-endian, microseconds) at `off`; returns its length. */
+export function writePcapHeader(v: DataView, off: number, snaplen: number, linktype: number): number {
+  v.setUint32(off, MAGIC_US, true);
+  v.setUint16(off + 4, 2, true);
+  v.setUint16(off + 6, 4, true);
+  v.setInt32(off + 8, 0, true);
+  v.setUint32(off + 12, 0, true);
+  v.setUint32(off + 16, snaplen, true);
+  v.setUint32(off + 20, linktype, true);
+  return GLOBAL_HEADER;
+}
+
+/**
+ * Write a record header at `off` for a frame captured at `timeMs` (milliseconds since
+ * the epoch, fractions kept to the microsecond); returns its length. The caller puts
+ * `caplen` bytes of the frame after it.
+ */
+export function writePcapRecordHeader(
+  v: DataView,
+  off: number,
+  timeMs: number,
+  caplen: number,
+  originalLength: number,
+): number {
+  const sec = Math.floor(timeMs / 1000);
+  // Rounded (the milliseconds are binary fractions), but never up to 1 000 000 µs.
+  const usec = Math.min(999_999, Math.round((timeMs - sec * 1000) * 1000));
+  v.setUint32(off, sec, true);
+  v.setUint32(off + 4, usec, true);
+  v.setUint32(off + 8, caplen, true);
+  v.setUint32(off + 12, originalLength, true);
+  return RECORD_HEADER;
+}
 
 /** The captured length a record header announces, or why it cannot be believed. */
 export function recordCaptureLength(recordHeader: Uint8Array, littleEndian: boolean): number | PcapError {
@@ -139,14 +174,7 @@ export class PcapWriter {
     readonly linktype = LINKTYPE_ETHERNET,
   ) {
     const h = new Uint8Array(GLOBAL_HEADER);
-    const v = new DataView(h.buffer);
-    v.setUint32(0, MAGIC_US, true);
-    v.setUint16(4, 2, true);
-    v.setUint16(6, 4, true);
-    v.setInt32(8, 0, true);
-    v.setUint32(12, 0, true);
-    v.setUint32(16, snaplen, true);
-    v.setUint32(20, linktype, true);
+    writePcapHeader(new DataView(h.buffer), 0, snaplen, linktype);
     this.chunks.push(h);
   }
 
@@ -154,12 +182,7 @@ export class PcapWriter {
   add(frame: Uint8Array, timeMs = Date.now(), originalLength = frame.length): void {
     const cap = Math.min(frame.length, this.snaplen);
     const rec = new Uint8Array(RECORD_HEADER + cap);
-    const v = new DataView(rec.buffer);
-    const sec = Math.floor(timeMs / 1000);
-    v.setUint32(0, sec, true);
-    v.setUint32(4, Math.round((timeMs - sec * 1000) * 1000), true);
-    v.setUint32(8, cap, true);
-    v.setUint32(12, originalLength, true);
+    writePcapRecordHeader(new DataView(rec.buffer), 0, timeMs, cap, originalLength);
     rec.set(frame.subarray(0, cap), RECORD_HEADER);
     this.chunks.push(rec);
   }

@@ -87,6 +87,9 @@ export const Err = {
   DHCP_ERR_NO_SERVER: 0x901,
   DHCP_ERR_NO_LEASE: 0x902,
   DHCP_ERR_BAD_CONFIG: 0x903,
+  LINK_ERR_ALREADY_ATTACHED: 0xa01,
+  LINK_ERR_SOCKET: 0xa02,
+  LINK_ERR_CAPTURE_FILE: 0xa03,
 } as const;
 
 export type ErrName = keyof typeof Err;
@@ -169,4 +172,7 @@ export const ERROR_ENTRIES: readonly ErrorEntry[] = [
   { name: 'DHCP_ERR_NO_SERVER', code: 0x901, failure: true, text: "No DHCP server answered within the time limit", subsystem: 'dhcp' },
   { name: 'DHCP_ERR_NO_LEASE', code: 0x902, failure: true, text: "DHCP servers answered, but no lease was obtained within the time limit", subsystem: 'dhcp' },
   { name: 'DHCP_ERR_BAD_CONFIG', code: 0x903, failure: true, text: "Invalid DHCP client or server configuration", subsystem: 'dhcp' },
+  { name: 'LINK_ERR_ALREADY_ATTACHED', code: 0xa01, failure: true, text: "The port is already attached to this switch", subsystem: 'link' },
+  { name: 'LINK_ERR_SOCKET', code: 0xa02, failure: true, text: "The link's UDP socket could not be opened or bound", subsystem: 'link' },
+  { name: 'LINK_ERR_CAPTURE_FILE', code: 0xa03, failure: true, text: "The capture file could not be opened or written", subsystem: 'link' },
 ];
