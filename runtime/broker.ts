@@ -19,6 +19,9 @@ import { type ActorId, type ExitReason, HOST_ID } from './reasons.ts';
 import type { ProcessTable } from './table.ts';
 
 export const HOST = Symbol('host');
+
+/** How long a server's onConnect may take when the client gave no time-out of its own. */
+export const CONNECT_TIMEOUT_MS = 10_000;
 /** Either side of a binding: an actor, or the embedding program. */
 export type Party = ActorProcess | typeof HOST;
 
@@ -81,11 +84,15 @@ export class BindingBroker {
   ): Promise<ConnectOffer> {
     const service = this.serviceName(client, key, 'connect');
     const waiter = client === HOST ? HOST_ID : client.id;
+    const deadline = performance.now() + (timeoutMs ?? CONNECT_TIMEOUT_MS);
     let owner = this.names.owner(service);
     if (owner === undefined) {
       if (timeoutMs === undefined) throw new FishnetError('RT_ERR_SERVICE_NOT_FOUND', `'${service}'`);
       owner = await this.names.waitFor(service, timeoutMs, waiter);
     }
+    // The server's onConnect gets what is left of the client's time-out (or a default):
+    // a server that never answers must not hold the client, nor a binding, for ever.
+    const connectMs = Math.max(1, Math.min(deadline - performance.now(), 2 ** 31 - 1));
     const clientId = client === HOST ? HOST_ID : client.id;
     const server = owner === HOST_ID ? HOST : this.procs.get(owner);
     if (!server || (client !== HOST && client.state === 'dead')) {
@@ -111,13 +118,27 @@ export class BindingBroker {
         const exp = this.hostExports.get(service)!;
         const b = this.hostBinding(toServer, 'server');
         try {
-          await exp.onConnect(exp.iface ? typedEndpoint(exp.iface, b, serverRings, 'server') : b);
+          await withTimeout(
+            Promise.resolve(
+              exp.onConnect(exp.iface ? typedEndpoint(exp.iface, b, serverRings, 'server') : b),
+            ),
+            connectMs,
+            service,
+          );
         } catch (e) {
           b.discard();
-          throw FishnetError.wrap(e, 'RT_ERR_CONNECT_REFUSED');
+          throw e instanceof FishnetError && e.is('RT_ERR_TIMEOUT')
+            ? e
+            : FishnetError.wrap(e, 'RT_ERR_CONNECT_REFUSED');
         }
       } else {
-        await server.ctl.request('connect', toServer, [port2]);
+        await server.ctl.request('connect', toServer, [port2], connectMs).catch((e) => {
+          // Abandoned: the server's side of it ends too, whenever it gets there.
+          if (e instanceof FishnetError && e.is('RT_ERR_TIMEOUT') && server.state !== 'dead') {
+            server.ctl.event('closed', { bindingId });
+          }
+          throw e;
+        });
       }
     } catch (e) {
       this.unbind(bindingId);
@@ -145,10 +166,22 @@ export class BindingBroker {
     return b;
   }
 
-  /** An actor says it is done with a binding: only one it is party to. */
+  /**
+   * An actor says it is done with a binding (only one it is party to): the other side
+   * is told as well, so that neither can leave the other waiting on a binding the
+   * kernel has forgotten.
+   */
   release(p: ActorProcess, bindingId: unknown): void {
     if (typeof bindingId !== 'number' || !p.bindings.has(bindingId)) return;
+    const rec = this.bindings.get(bindingId);
     this.unbind(bindingId);
+    if (!rec) return;
+    const other = rec.client === p.id ? rec.server : rec.client;
+    if (other === HOST_ID) this.hostBindings.get(bindingId)?.peerClosed();
+    else {
+      const q = this.procs.get(other);
+      if (q && q.state !== 'dead') q.ctl.event('closed', { bindingId });
+    }
   }
 
   /** An actor died: the other side of each of its bindings hears of it. */
@@ -184,6 +217,23 @@ export class BindingBroker {
     p.bindings.delete(bindingId);
     p.ctl.event('disconnect', { bindingId, reason });
   }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, service: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new FishnetError(
+            'RT_ERR_TIMEOUT',
+            `'${service}': the server did not accept within ${Math.round(ms)} ms`,
+          ),
+        ),
+      ms,
+    );
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 export function peerOf(p: Party): PeerInfo {

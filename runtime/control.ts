@@ -24,10 +24,25 @@ export class ControlChannel {
     throw new FishnetError('RT_ERR_NO_HANDLER', `control op '${op}'`);
   };
   private onEvent: EventHandler = () => {};
-  private readonly listener = (f: unknown) => this.receive(f);
+  private readonly listener = (ev: Event) => {
+    const m = ev as unknown as { data: unknown; ports: readonly MessagePort[] };
+    // The kernel never takes a port from an actor on this channel: whatever is moved
+    // with a frame, wherever it hides, is closed.
+    for (const p of m.ports) p.close();
+    this.receive(m.data);
+  };
+  private readonly trusted = (f: unknown) => this.receive(f);
 
-  constructor(readonly port: MessagePort) {
-    port.on('message', this.listener);
+  /**
+   * `acceptPorts`: true on an actor's side, where the other end is the kernel (its
+   * frames carry offers); false on the kernel's, where the other end is an actor's code.
+   */
+  constructor(
+    readonly port: MessagePort,
+    private readonly acceptPorts = false,
+  ) {
+    if (acceptPorts) port.on('message', this.trusted);
+    else port.addEventListener('message', this.listener);
   }
 
   handle(onRequest: RequestHandler, onEvent: EventHandler): void {
@@ -54,6 +69,7 @@ export class ControlChannel {
   drain(): void {
     if (this.pending.closed) return;
     for (let m = receiveMessageOnPort(this.port); m !== undefined; m = receiveMessageOnPort(this.port)) {
+      if (!this.acceptPorts) closePorts(m.message);
       this.receive(m.message);
     }
   }
@@ -61,7 +77,8 @@ export class ControlChannel {
   /** Stop listening and reject whatever is outstanding. */
   close(error: FishnetError): void {
     this.pending.close(error);
-    this.port.off('message', this.listener);
+    if (this.acceptPorts) this.port.off('message', this.trusted);
+    else this.port.removeEventListener('message', this.listener);
     this.port.close();
   }
 

@@ -25,6 +25,22 @@ export interface KernelParts {
 
 type Key = { name?: unknown; slot?: unknown };
 
+/**
+ * What one actor may hold in the kernel's tables at once. Each is far above what a
+ * program means to do; past it an actor is refused with RT_ERR_OVER_LIMIT, so that
+ * it cannot grow the embedding program's memory without bound.
+ */
+export const ACTOR_LIMITS = {
+  monitors: 10_000,
+  lookupWaiters: 1_000,
+  bindings: 10_000,
+  exports: 1_000,
+} as const;
+
+function overLimit(what: keyof typeof ACTOR_LIMITS): never {
+  throw new FishnetError('RT_ERR_OVER_LIMIT', `an actor may hold at most ${ACTOR_LIMITS[what]} ${what}`);
+}
+
 export class ActorCalls {
   constructor(private readonly k: KernelParts) {}
 
@@ -32,10 +48,12 @@ export class ActorCalls {
     const a = (typeof arg === 'object' && arg !== null ? arg : {}) as Record<string, unknown>;
     switch (op) {
       case 'monitor':
+        if (this.k.monitors.heldBy(p.id) >= ACTOR_LIMITS.monitors) overLimit('monitors');
         return this.k.addMonitor(p.id, a.target, (d) => {
           if (p.state !== 'dead') p.ctl.event('down', d);
         });
       case 'export': {
+        if (p.exports.size >= ACTOR_LIMITS.exports) overLimit('exports');
         const service = this.k.broker.serviceName(p, key(a), 'export');
         this.k.names.export(p.id, service, exportInfoOf(a.iface));
         p.exports.add(service);
@@ -49,6 +67,8 @@ export class ActorCalls {
       }
       case 'lookup': {
         const timeoutMs = checkTimeout(a.timeoutMs, 'lookup: timeoutMs');
+        if (p.bindings.size >= ACTOR_LIMITS.bindings) overLimit('bindings');
+        if (this.k.names.waitingFor(p.id) >= ACTOR_LIMITS.lookupWaiters) overLimit('lookupWaiters');
         return this.k.broker
           .connect(p, key(a), timeoutMs, connectRequestOf(a.req))
           .then((offer) => new Transfer(offer, [offer.port]));

@@ -26,6 +26,11 @@ export class ManagementChannel<Api> {
     private readonly who: string,
   ) {
     this.remote = Comlink.wrap<Api>(port as unknown as Comlink.Endpoint);
+    // Management calls answer with data: the kernel takes no port from the actor here
+    // (a Comlink proxy, or anything else moved with a message), so every one is closed.
+    port.addEventListener('message', (ev) => {
+      for (const p of (ev as unknown as { ports: readonly MessagePort[] }).ports) p.close();
+    });
   }
 
   /** Calls in flight (for tests that check nothing accumulates). */
@@ -63,7 +68,15 @@ export class ManagementChannel<Api> {
       p.then(
         (v) => {
           done();
-          resolve(v);
+          // A Comlink proxy (a function) would be a remote that no guard watches.
+          if (typeof v === 'function') {
+            reject(
+              new FishnetError(
+                'RT_ERR_BAD_MESSAGE',
+                `${this.who}.${path.map(String).join('.')} answered with a proxy, not data`,
+              ),
+            );
+          } else resolve(v);
         },
         (e) => {
           done();

@@ -45,6 +45,11 @@ export class MonitorTable {
     if (this.byRef.get(ref as MonitorRef)?.watcher === watcher) this.remove(ref as MonitorRef);
   }
 
+  /** Monitors a watcher holds. */
+  heldBy(watcher: ActorId): number {
+    return this.byWatcher.get(watcher)?.size ?? 0;
+  }
+
   /** Entries in the indexes, for tests that check nothing accumulates. */
   get indexSize(): number {
     return this.byTarget.size + this.byWatcher.size;

@@ -20,6 +20,7 @@ export class NameService {
   private readonly privileged = new Map<string, ServiceCapability>();
   private readonly waiters = new Map<string, Set<Waiter>>();
   private closed: FishnetError | undefined;
+  private readonly perWho = new Map<ActorId, number>();
 
   /** Make `service` privileged and mint the grants to export and to connect to it. */
   reserve(service: string): ServiceCapability {
@@ -58,6 +59,17 @@ export class NameService {
     return this.exports.get(service);
   }
 
+  /** Lookups one actor has waiting. */
+  waitingFor(who: ActorId): number {
+    return this.perWho.get(who) ?? 0;
+  }
+
+  private count(who: ActorId, d: number): void {
+    const n = (this.perWho.get(who) ?? 0) + d;
+    if (n === 0) this.perWho.delete(who);
+    else this.perWho.set(who, n);
+  }
+
   /** Lookups still waiting for a name, all services together. */
   get waiting(): number {
     let n = 0;
@@ -76,6 +88,7 @@ export class NameService {
     this.waiters.delete(service);
     for (const w of ws ?? []) {
       if (w.timer) clearTimeout(w.timer);
+      this.count(w.who, -1);
       w.resolve(owner);
     }
   }
@@ -103,6 +116,7 @@ export class NameService {
       for (const w of set) {
         if (w.who !== who) continue;
         set.delete(w);
+        this.count(w.who, -1);
         if (w.timer) clearTimeout(w.timer);
         w.reject(error);
       }
@@ -120,9 +134,11 @@ export class NameService {
       let set = this.waiters.get(service);
       if (!set) this.waiters.set(service, (set = new Set()));
       set.add(w);
+      this.count(who, 1);
       if (Number.isFinite(timeoutMs)) {
         w.timer = setTimeout(() => {
           set.delete(w);
+          this.count(who, -1);
           if (set.size === 0 && this.waiters.get(service) === set) this.waiters.delete(service);
           reject(new FishnetError('RT_ERR_LOOKUP_TIMEOUT', `'${service}' after ${timeoutMs} ms`));
         }, timeoutMs);
@@ -139,5 +155,6 @@ export class NameService {
       }
     }
     this.waiters.clear();
+    this.perWho.clear();
   }
 }

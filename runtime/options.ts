@@ -43,11 +43,19 @@ export function checkOptions<T extends object>(
  */
 export function checkTimeout(v: unknown, what: string, allowInfinity = true): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || Number.isNaN(v) || v < 0 || (!allowInfinity && v === Infinity)) {
-    badOption(what, v, `a number of milliseconds >= 0${allowInfinity ? ' (or Infinity)' : ''}`);
+  if (typeof v !== 'number' || Number.isNaN(v) || v < 0 || (!allowInfinity && v > MAX_TIMER_MS)) {
+    badOption(
+      what,
+      v,
+      `a number of milliseconds >= 0${allowInfinity ? ' (or Infinity)' : ` up to ${MAX_TIMER_MS}`}`,
+    );
   }
-  return v;
+  // Node's timers end at 2^31-1 ms (24.8 days); anything longer is, for a program, for ever.
+  return v > MAX_TIMER_MS ? Infinity : v;
 }
+
+/** The longest delay a Node timer takes. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** An integer in [min, max]. */
 export function checkInteger(v: unknown, what: string, min: number, max: number): number {

@@ -153,6 +153,25 @@ export class Runtime {
     return SupervisorRef.of(sup as Supervisor);
   }
 
+  /**
+   * Stop, in an orderly way, an actor spawned here or a supervisor started here (its
+   * children in reverse start order), and forget it: it is not restarted.
+   */
+  async terminate(target: ActorRef | SupervisorRef): Promise<void> {
+    if (!(target instanceof ActorRef) && !(target instanceof SupervisorRef)) {
+      throw new FishnetError(
+        'RT_ERR_BAD_SPEC',
+        `terminate: an ActorRef or a SupervisorRef, not ${describeValue(target)}`,
+      );
+    }
+    const id = target.name;
+    if (!this.root.whichChildren().some((c) => c.id === id)) {
+      throw new FishnetError('RT_ERR_NOPROC', `'${id}' was not started by this runtime`);
+    }
+    await this.root.terminateChild(id);
+    if (this.root.whichChildren().some((c) => c.id === id)) await this.root.deleteChild(id);
+  }
+
   /** Watch an actor; `down` resolves once, at once with reason noproc if it is not alive. */
   monitor(target: ActorRef | ActorId | string, onDown?: (d: Down) => void): Monitor {
     if (onDown !== undefined) checkFunction(onDown, 'monitor: onDown');
@@ -212,6 +231,11 @@ export class Runtime {
     this.broker.hostExport(service, { onConnect, iface });
   }
 
+  /** Withdraw a service the embedding program exported (export or serve). */
+  unexport(service: string): void {
+    this.names.unexport(HOST_ID, checkName(service, 'unexport: the service name'));
+  }
+
   /** Bind to a plain service from the embedding program (which holds every capability). */
   async lookup(service: string, opts: LookupOptions = {}): Promise<Binding> {
     this.assertRunning();
@@ -232,7 +256,14 @@ export class Runtime {
     const timeoutMs = checkTimeout(o.timeoutMs, 'connect: timeoutMs');
     const req = connectRequest(iface, o);
     const offer = await this.broker.connect(HOST, { name: service }, timeoutMs, req);
-    return typedEndpoint<C>(iface, this.broker.hostBinding(offer, 'client'), offer.rings, 'client');
+    const b = this.broker.hostBinding(offer, 'client');
+    try {
+      return typedEndpoint<C>(iface, b, offer.rings, 'client');
+    } catch (e) {
+      // The rings the server's side made do not fit this interface: no binding is left.
+      b.close();
+      throw e;
+    }
   }
 
   on(event: 'event', fn: (e: RuntimeEvent) => void): this {
@@ -388,6 +419,14 @@ export class Runtime {
     if (this.stopping) return this.stopping;
     this.state = 'stopping';
     this.stopping = (async () => {
+      // A start() that never returns would hold its supervisor's queue, and this
+      // shutdown behind it: actors still starting are killed first.
+      await Promise.all(
+        this.table
+          .all()
+          .filter((p) => p.state === 'starting')
+          .map((p) => p.kill()),
+      );
       await this.root.shutdown();
       // Anything left (a start that raced the shutdown) is killed.
       await Promise.all(this.table.all().map((p) => p.kill()));

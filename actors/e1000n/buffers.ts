@@ -63,6 +63,8 @@ export interface TxBuffer<S = unknown> extends BufferBase<S> {
   readonly role: 'tx';
   /** Where the device sees this buffer (its IOMMU mapping). */
   phys: number;
+  /** Frames from it that the device may still read: it is unmapped only when none is left. */
+  inFlight: number;
 }
 
 /** True when [offset, offset + len) lies inside the buffer (len > 0). */

@@ -7,7 +7,7 @@
 
 import { DemuxIndex, type FilterFn, jitFilter, type Program, verifyFilter } from '../../lib/bfdmux/index.ts';
 import { FishnetError } from '../../protocols/errors.ts';
-import type { RxBuffer, TxBuffer } from './buffers.ts';
+import type { SessionRx as RxBuffer, SessionTx as TxBuffer } from './sessions.ts';
 
 export type FilterId = number;
 

@@ -81,6 +81,8 @@ export interface BindingStats {
   readonly malformedBy: Record<string, number>;
   /** Frames held back because the peer had not yet handed back credit. */
   queued: number;
+  /** Notification handlers that threw (reported, not rethrown: a peer's arguments must not end us). */
+  handlerErrors: number;
 }
 
 type Handler = (...args: any[]) => unknown;
@@ -105,6 +107,7 @@ export class Binding {
     malformed: 0,
     malformedBy: {},
     queued: 0,
+    handlerErrors: 0,
   };
 
   /** @internal the transport; typed codecs send on it through post(). */
@@ -125,6 +128,7 @@ export class Binding {
   /** Frames that must not be dropped (requests, replies) waiting for credit, in order. */
   private readonly outbox: Outgoing[] = [];
   private readonly creditWaiters: (() => void)[] = [];
+  private readonly unblocked: (() => void)[] = [];
   // Credit, as a receiver: frames consumed, the count last handed back, and the
   // last grant the peer has said it saw (it may send W frames past that).
   private consumed = 0;
@@ -141,7 +145,12 @@ export class Binding {
     this.closed = new Promise((r) => {
       this.settle = r;
     });
-    this.port.on('message', (frame: unknown) => this.receive(frame));
+    // A MessageEvent lists every port moved with a frame, wherever the frame hides it:
+    // what is dropped, or not handed to a handler, is closed.
+    this.port.addEventListener('message', (ev) => {
+      const m = ev as unknown as { data: unknown; ports: readonly MessagePort[] };
+      this.receive(m.data, m.ports);
+    });
     // A frame that could not even be deserialized (the peer's doing) is a drop like any other.
     this.port.on('messageerror', () => this.countMalformed('undeserializable'));
   }
@@ -240,10 +249,27 @@ export class Binding {
       m !== undefined && !this.ended;
       m = receiveMessageOnPort(this.port)
     ) {
-      this.receive(m.message);
+      this.receive(m.message, undefined);
     }
     this.codec?.drainBeforeEnd?.();
     this.end({ kind: 'peer-died', reason });
+  }
+
+  /**
+   * @internal the kernel says the peer is done with this binding (it released it, or
+   * the connect was abandoned): what it sent before is delivered, then the binding ends.
+   */
+  peerClosed(): void {
+    if (this.ended) return;
+    for (
+      let m = receiveMessageOnPort(this.port);
+      m !== undefined && !this.ended;
+      m = receiveMessageOnPort(this.port)
+    ) {
+      this.receive(m.message, undefined);
+    }
+    this.codec?.drainBeforeEnd?.();
+    this.end({ kind: 'closed', by: 'peer' });
   }
 
   /** @internal attach the typed stubs. A binding carries one codec. */
@@ -315,84 +341,112 @@ export class Binding {
     this.stats.malformedBy[reason] = (this.stats.malformedBy[reason] ?? 0) + 1;
   }
 
-  private receive(frame: unknown): undefined {
-    if (this.ended) return;
-    if (!Array.isArray(frame) || frame.length === 0) return this.drop(frame, 'not a frame');
-    const op = frame[0];
-    if (op === OP_CREDIT) return this.credit(frame);
-    if (op === OP_CREDIT_SEEN) return this.creditSeen(frame);
-    if (op !== OP_BYE && !this.consume()) return this.drop(frame, 'over credit');
+  private receive(frame: unknown, ports: readonly MessagePort[] | undefined): undefined {
+    if (this.ended) return closeAll(frame, ports);
+    const array = Array.isArray(frame) && frame.length > 0;
+    const op = array ? (frame as unknown[])[0] : undefined;
+    if (op === OP_CREDIT && this.credit(frame as unknown[])) return closeAll(frame, ports);
+    if (op === OP_CREDIT_SEEN && this.creditSeen(frame as unknown[])) return closeAll(frame, ports);
+    // Every other frame costs credit, well-formed or not: a peer that floods garbage is
+    // cut off like one that floods frames.
+    if (op !== OP_BYE && !this.consume()) return this.drop(frame, 'over credit', ports);
+    if (!array) return this.drop(frame, 'not a frame', ports);
+    const f = frame as unknown[];
     this.stats.received++;
-    if (typeof op !== 'number') return this.drop(frame, 'bad opcode');
+    if (typeof op !== 'number') return this.drop(f, 'bad opcode', ports);
     if (op >= FIRST_CODEC_OP) {
-      if (this.codec) this.codec.receive(frame);
-      else {
+      if (this.codec) {
+        this.codec.receive(f);
+        if (ports && ports.length > 0) closeUnreferenced(f, ports);
+      } else {
         this.stats.unhandled++;
-        closePorts(frame);
+        closeAll(f, ports);
       }
       return;
     }
     switch (op) {
       case OP_NOTIFY: {
-        const [, method, args] = frame;
-        if (frame.length !== 3 || typeof method !== 'string' || !Array.isArray(args))
-          return this.drop(frame, 'bad notify');
+        const [, method, args] = f;
+        if (f.length !== 3 || typeof method !== 'string' || !Array.isArray(args) || args.length > MAX_ARGS)
+          return this.drop(f, 'bad notify', ports);
         const fn = this.handlers.get(method);
         if (!fn) {
           this.stats.unhandled++;
-          closePorts(frame);
-          return;
+          return closeAll(f, ports);
         }
+        if (ports && ports.length > 0) closeUnreferenced(args, ports);
         try {
           const r = fn(...args);
-          if (r instanceof Promise) r.catch((e) => reportHandlerError(this, method, e));
+          if (r instanceof Promise) r.catch((e) => this.handlerFailed(method, e));
         } catch (e) {
-          reportHandlerError(this, method, e);
+          this.handlerFailed(method, e);
         }
         return;
       }
       case OP_REQUEST: {
-        const [, id, method, args] = frame;
-        if (frame.length !== 4 || !isCallId(id) || typeof method !== 'string' || !Array.isArray(args))
-          return this.drop(frame, 'bad request');
+        const [, id, method, args] = f;
+        if (
+          f.length !== 4 ||
+          !isCallId(id) ||
+          typeof method !== 'string' ||
+          !Array.isArray(args) ||
+          args.length > MAX_ARGS
+        )
+          return this.drop(f, 'bad request', ports);
+        if (ports && ports.length > 0) closeUnreferenced(args, ports);
         this.answer(id, method, args);
         return;
       }
       case OP_REPLY: {
-        const [, id, value] = frame;
-        if (frame.length !== 3 || !isCallId(id)) return this.drop(frame, 'bad reply');
-        if (!this.pending.resolve(id, value)) this.drop(frame, 'reply to no request');
+        const [, id, value] = f;
+        if (f.length !== 3 || !isCallId(id)) return this.drop(f, 'bad reply', ports);
+        if (ports && ports.length > 0) closeUnreferenced(value, ports);
+        if (!this.pending.resolve(id, value)) this.drop(f, 'reply to no request', ports);
         return;
       }
       case OP_FAIL: {
-        const [, id, wire] = frame;
-        if (frame.length !== 3 || !isCallId(id)) return this.drop(frame, 'bad failure');
+        const [, id, wire] = f;
+        if (f.length !== 3 || !isCallId(id)) return this.drop(f, 'bad failure', ports);
+        closeAll(f, ports);
         const error = FishnetError.fromWire(wire);
         if (!error) {
           // The caller still learns that its call failed, rather than waiting for ever.
-          this.drop(frame, 'bad error value');
+          this.countMalformed('bad error value');
           this.pending.reject(
             id,
             new FishnetError('RT_ERR_BAD_MESSAGE', `the failure of a request to ${this.peer.name}`),
           );
           return;
         }
-        if (!this.pending.reject(id, error)) this.drop(frame, 'failure of no request');
+        if (!this.pending.reject(id, error)) this.countMalformed('failure of no request');
         return;
       }
       case OP_BYE:
+        closeAll(f, ports);
         this.codec?.drainBeforeEnd?.();
         this.end({ kind: 'closed', by: 'peer' });
         return;
       default:
-        this.drop(frame, 'unknown opcode');
+        this.drop(f, 'unknown opcode', ports);
     }
   }
 
   /** A frame is dropped: count it, and close any port the peer moved with it (so none leaks). */
-  private drop(frame: unknown, reason: string): undefined {
+  private drop(frame: unknown, reason: string, ports: readonly MessagePort[] | undefined): undefined {
     this.countMalformed(reason);
-    closePorts(frame);
+    closeAll(frame, ports);
+  }
+
+  /**
+   * A notification handler threw. Its arguments came from a peer, which must not be
+   * able to end this actor (or the embedding program) by them: the failure is counted
+   * and reported, and the binding goes on.
+   */
+  handlerFailed(method: string, e: unknown): void {
+    this.stats.handlerErrors++;
+    if (this.stats.handlerErrors <= 10) {
+      console.error(`[fishnet] handler '${method}' on '${this.service}' (from ${this.peer.name}) threw:`, e);
+    }
   }
 
   /** A counted frame arrived: false when the peer had no credit for it. */
@@ -403,38 +457,56 @@ export class Binding {
       return false;
     }
     this.consumed++;
-    if (this.consumed - this.acked >= CREDIT_EVERY) {
-      this.acked = this.consumed;
-      this.port.postMessage([OP_CREDIT, this.consumed]);
-    }
+    this.grantHeld();
     return true;
   }
 
-  /** The peer consumed frames: more may be posted. */
-  private credit(frame: unknown[]): undefined {
+  /**
+   * Hand credit back, every quarter window consumed, unless this side's own replies
+   * to the peer are backed up: a peer that stops taking what it asked for gets no
+   * more credit, so it can keep at most a window of requests unanswered.
+   */
+  private grantHeld(): void {
+    if (this.consumed - this.acked < CREDIT_EVERY || this.outbox.length >= CREDIT_WINDOW) return;
+    this.acked = this.consumed;
+    this.port.postMessage([OP_CREDIT, this.consumed]);
+  }
+
+  /** @internal this side has more waiting for the peer's credit than a window: stop taking more from it. */
+  get backlogged(): boolean {
+    return this.outbox.length >= CREDIT_WINDOW;
+  }
+
+  /** @internal run `fn` once the backlog is under a window again (or the binding ends). */
+  whenUnblocked(fn: () => void): void {
+    this.unblocked.push(fn);
+  }
+
+  /** The peer consumed frames: more may be posted. False: not a credit frame (it is then counted like any other). */
+  private credit(frame: unknown[]): boolean {
     const n = frame[1];
-    if (frame.length !== 2 || typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
-      return this.drop(frame, 'bad credit');
-    }
+    if (frame.length !== 2 || typeof n !== 'number' || !Number.isInteger(n) || n < 0) return false;
     // Credit only grows, and never for frames not yet posted.
     const limit = Math.min(n, this.posted) + CREDIT_WINDOW;
-    if (limit <= this.limit) return;
+    if (limit <= this.limit) return true;
     this.limit = limit;
     this.port.postMessage([OP_CREDIT_SEEN, limit - CREDIT_WINDOW]);
     while (this.outbox.length > 0 && this.hasCredit() && !this.ended) this.postOut(this.outbox.shift()!);
     if (this.outbox.length === 0 && this.hasCredit()) {
       for (const w of this.creditWaiters.splice(0)) w();
     }
+    if (!this.backlogged) for (const w of this.unblocked.splice(0)) w();
+    this.grantHeld();
+    return true;
   }
 
   /** The peer saw a grant: from here on it may have up to a window past it. */
-  private creditSeen(frame: unknown[]): undefined {
+  private creditSeen(frame: unknown[]): boolean {
     const n = frame[1];
-    if (frame.length !== 2 || typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
-      return this.drop(frame, 'bad credit');
-    }
+    if (frame.length !== 2 || typeof n !== 'number' || !Number.isInteger(n) || n < 0) return false;
     // Never more than was granted: a peer cannot give itself credit.
     this.peerSeen = Math.max(this.peerSeen, Math.min(n, this.acked));
+    return true;
   }
 
   private async answer(id: number, method: string, args: unknown[]): Promise<void> {
@@ -460,6 +532,7 @@ export class Binding {
     this.ended = reason;
     this.outbox.length = 0;
     for (const w of this.creditWaiters.splice(0)) w();
+    this.unblocked.length = 0;
     this.pending.close(this.endError());
     this.port.close();
     this.release(this.id);
@@ -483,30 +556,54 @@ function isCallId(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x > 0 && x <= 0x7fffffff;
 }
 
-/** Close every MessagePort a dropped frame carried (a few levels deep), so that none is left open. */
-export function closePorts(frame: unknown, depth = 0): void {
-  if (depth > 3 || typeof frame !== 'object' || frame === null) return;
-  if (isPort(frame)) {
-    (frame as MessagePort).close();
-    return;
-  }
-  if (Array.isArray(frame)) {
-    for (let i = 0; i < frame.length && i < 64; i++) closePorts(frame[i], depth + 1);
-    return;
-  }
-  let n = 0;
-  for (const k in frame) {
-    if (++n > 64) return;
-    closePorts((frame as Record<string, unknown>)[k], depth + 1);
-  }
+/** Arguments a plain message may carry: a frame with more is not one anybody sent in good faith. */
+const MAX_ARGS = 256;
+
+/**
+ * Close the ports a dropped frame carried: those the message event listed, or (for a
+ * frame taken off the port by hand) every port found anywhere in it.
+ */
+function closeAll(frame: unknown, ports: readonly MessagePort[] | undefined): undefined {
+  if (ports) for (const p of ports) p.close();
+  else closePorts(frame);
 }
 
-function reportHandlerError(b: Binding, method: string, e: unknown): void {
-  // A throwing notification handler is a bug in the actor: let it crash the actor,
-  // as an uncaught error would, so that supervision sees it.
-  queueMicrotask(() => {
-    throw e instanceof Error ? e : new Error(`handler '${method}' on '${b.service}' threw ${String(e)}`);
-  });
+/** Of the ports moved with a frame, close those its delivered part does not hold. */
+function closeUnreferenced(delivered: unknown, ports: readonly MessagePort[]): void {
+  const kept = new Set<unknown>();
+  walk(delivered, (p) => kept.add(p));
+  for (const p of ports) if (!kept.has(p)) p.close();
+}
+
+/** Close every MessagePort anywhere in a value (arrays, objects, Maps, Sets; each visited once). */
+export function closePorts(frame: unknown): void {
+  walk(frame, (p) => p.close());
+}
+
+/** Visit every MessagePort reachable in a structured-cloned value, at most 100,000 nodes. */
+function walk(root: unknown, found: (p: MessagePort) => void): void {
+  if (typeof root !== 'object' || root === null) return;
+  const seen = new Set<object>();
+  const stack: unknown[] = [root];
+  while (stack.length > 0 && seen.size < 100_000) {
+    const x = stack.pop();
+    if (typeof x !== 'object' || x === null || seen.has(x)) continue;
+    seen.add(x);
+    if (isPort(x)) {
+      found(x as MessagePort);
+      continue;
+    }
+    if (ArrayBuffer.isView(x) || x instanceof ArrayBuffer || x instanceof SharedArrayBuffer) continue;
+    if (x instanceof Map) {
+      for (const [k, v] of x) stack.push(k, v);
+    } else if (x instanceof Set) {
+      for (const v of x) stack.push(v);
+    } else if (Array.isArray(x)) {
+      for (const v of x) stack.push(v);
+    } else {
+      for (const k of Object.keys(x)) stack.push((x as Record<string, unknown>)[k]);
+    }
+  }
 }
 
 /** MessagePorts among the arguments move with the message (SharedArrayBuffers are shared, not moved). */

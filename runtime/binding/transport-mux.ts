@@ -330,7 +330,7 @@ export abstract class TypedEndpoint implements Codec {
     try {
       this.dispatchPort(frame);
     } catch (e) {
-      rethrow(e);
+      this.binding.handlerFailed(`port frame ${String(frame[2])}`, e);
     }
     // Ring slots that waited for this frame can go now.
     if (this.inRing && this.inRing.available() > 0 && !this.draining) queueMicrotask(this.drainNow);
@@ -358,9 +358,9 @@ export abstract class TypedEndpoint implements Codec {
     this.inRing?.close();
   }
 
-  /** The peer published more than the ring holds: its memory cannot be trusted. End the binding. */
-  private corrupted(): void {
-    this.malformed('ring indices corrupted');
+  /** The peer broke the ring (more published than it holds, or closed it): its memory cannot be trusted. End the binding. */
+  private corrupted(why = 'ring indices corrupted'): void {
+    this.malformed(why);
     this.ended = true;
     queueMicrotask(() => this.binding.close());
   }
@@ -374,7 +374,7 @@ export abstract class TypedEndpoint implements Codec {
     try {
       this.dispatchRing(w, at);
     } catch (e) {
-      rethrow(e);
+      this.binding.handlerFailed(`ring slot ${String(w[at])}`, e);
     }
   }
 
@@ -386,10 +386,16 @@ export abstract class TypedEndpoint implements Codec {
     // Set when the next slot was sent after a port frame that has not arrived yet:
     // receive() resumes the drain when it does.
     let waitingForPort = false;
+    let backlogged = false;
     try {
       // Read the producer's index once per batch, not once per slot.
       let available = 0;
       while (!this.ended) {
+        if (this.binding.backlogged) {
+          // Our replies to this peer wait for its credit: take no more from it until they go.
+          backlogged = true;
+          break;
+        }
         if (available === 0) {
           available = r.available();
           if (available === 0) break;
@@ -412,6 +418,16 @@ export abstract class TypedEndpoint implements Codec {
       this.draining = false;
     }
     if (this.ended || waitingForPort) return;
+    if (backlogged) {
+      this.binding.whenUnblocked(this.drainNow);
+      return;
+    }
+    if (r.closed) {
+      // Only this side closes its rings when the binding ends; a peer that set the word
+      // would have this reader look for ever.
+      this.corrupted('ring closed by the peer');
+      return;
+    }
     if (n > 0) this.idlePolls = 0;
     if (this.idlePolls < this.pollBudget) {
       this.idlePolls++;
@@ -432,14 +448,6 @@ export abstract class TypedEndpoint implements Codec {
       this.drain();
     });
   }
-}
-
-function rethrow(e: unknown): void {
-  // A throwing handler is a bug in the actor: let it surface as an uncaught error
-  // (which ends the actor, so that supervision sees it), after the ring is consistent.
-  queueMicrotask(() => {
-    throw e;
-  });
 }
 
 export function isCapability(v: unknown): v is Capability {

@@ -53,7 +53,8 @@ export async function boot(
   queued: unknown[],
   mod: Record<string, unknown>,
 ): Promise<void> {
-  const ctl = new ControlChannel(ctlPort);
+  // The kernel's channel: its frames carry offers (ports), and the kernel is trusted.
+  const ctl = new ControlChannel(ctlPort, true);
   let assignment: Assignment | undefined;
   let actor: WorkerActor | undefined;
   const ready = new Promise<Assignment>((resolve) => {
@@ -220,7 +221,13 @@ class WorkerActor {
       timeoutMs: checkTimeout(o.timeoutMs, 'connect: timeoutMs'),
       req,
     });
-    return typedEndpoint(iface, this.bind(offer, 'client'), offer.rings, 'client');
+    const b = this.bind(offer, 'client');
+    try {
+      return typedEndpoint(iface, b, offer.rings, 'client');
+    } catch (e) {
+      b.close();
+      throw e;
+    }
   }
 
   private bind(offer: ConnectOffer, role: 'client' | 'server'): Binding {
@@ -280,6 +287,9 @@ class WorkerActor {
       }
       case 'disconnect':
         this.bindings.get(arg.bindingId)?.peerDied(arg.reason as ExitReason);
+        return;
+      case 'closed':
+        this.bindings.get(arg.bindingId)?.peerClosed();
         return;
       case 'ping':
         this.ctl.event('pong');

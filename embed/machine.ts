@@ -1,0 +1,120 @@
+// A machine: one emulated e1000 in its own thread ("the hardware"), plugged into a
+// network, and its driver actor under a supervisor on an existing Runtime. The
+// machine hands the driver only capabilities: the device's register window, signals
+// page and DMA memory (SharedArrayBuffers), a grant to export `ether_netd` (whose
+// connect grant only netd gets), and a grant to reach the machine's IOMMU, a
+// privileged service the machine itself exports. netd and applications join in
+// later layers; until then a program (a test) can hold the netd grant itself.
+
+import { E1000Nic } from '../hw/e1000/index.ts';
+import { type FaultOptions, type FramePort, faultInjector, type PcapTapOptions, pcapTap, type SwitchPort } from '../lib/phy/index.ts';
+import { formatMac, type Mac, mac as parseMac } from '../lib/net/index.ts';
+import { iommu } from '../protocols/generated/iommu.ts';
+import type { ActorRef, Grant, Runtime, SupervisorRef } from '../runtime/index.ts';
+import { FishnetError } from '../protocols/errors.ts';
+import type { E1000nArgs } from '../actors/e1000n/main.ts';
+import type { DriverOptions } from '../actors/e1000n/driver.ts';
+import type { NicOptions } from '../actors/e1000n/nic.ts';
+import type { Network } from './network.ts';
+
+const DRIVER = new URL('../actors/e1000n/main.ts', import.meta.url);
+
+export interface MachineOptions {
+  /** Unique on the runtime: services are named `<name>/ether`, `<name>/ether_netd`. */
+  readonly name: string;
+  /** The NIC's MAC (default: one made from the name, locally administered). */
+  readonly mac?: Mac | string;
+  /** Record the NIC's link in a pcap file (tcpdump, Wireshark). */
+  readonly pcap?: string | { readonly file: string; readonly options?: PcapTapOptions };
+  /** Faults on the NIC's link (drop, duplicate, corrupt, reorder, delay). */
+  readonly faults?: FaultOptions;
+  readonly nic?: NicOptions & { readonly dmaBytes?: number };
+  readonly driver?: DriverOptions;
+}
+
+/** A MAC for a machine name: 02:xx:xx:xx:xx:xx from a hash of it (locally administered). */
+export function macFor(name: string): Mac {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return (0x02_00_00_00_00_00 + (h >>> 0) * 256 + (name.length & 0xff)) as Mac;
+}
+
+export class Machine {
+  private constructor(
+    readonly name: string,
+    readonly mac: Mac,
+    readonly nic: E1000Nic,
+    readonly supervisor: SupervisorRef,
+    /** What netd is handed to bind the driver's control interface. */
+    readonly netdGrant: Grant,
+    private readonly link: FramePort,
+    private readonly switchPort: SwitchPort,
+    private readonly rt: Runtime,
+  ) {}
+
+  /** Boot a machine on `network`: its NIC up, its driver running and serving. */
+  static async boot(rt: Runtime, network: Network, options: MachineOptions): Promise<Machine> {
+    if (typeof options?.name !== 'string' || !/^[A-Za-z0-9._-]+$/.test(options.name)) {
+      throw new FishnetError('RT_ERR_BAD_SPEC', `a machine name is letters, digits, '.', '_' or '-', not ${JSON.stringify(options?.name)}`);
+    }
+    const name = options.name;
+    const mac = options.mac === undefined ? macFor(name) : typeof options.mac === 'string' ? parseMac(options.mac) : options.mac;
+    const nic = await E1000Nic.start({ mac, name: `${name}/e1000`, dmaBytes: options.nic?.dmaBytes });
+    let link: FramePort = nic.port;
+    try {
+      if (options.faults) link = faultInjector(link, options.faults);
+      if (options.pcap) {
+        const p = typeof options.pcap === 'string' ? { file: options.pcap } : options.pcap;
+        link = pcapTap(link, p.file, p.options);
+      }
+      const switchPort = network.attach(link);
+      const etherNetd = rt.privileged(`${name}/ether_netd`);
+      const mmu = rt.privileged(`${name}/iommu`);
+      rt.serve(iommu, `${name}/iommu`, (s) => {
+        s.rpc.map = async (mem) => ({ base: BigInt(await nic.mapRegion(mem as SharedArrayBuffer)) });
+        s.rpc.unmap = async (base) => nic.unmapRegion(Number(base));
+      });
+      const args: E1000nArgs = { device: nic.driverCaps, service: `${name}/ether`, nic: options.nic, driver: options.driver };
+      const supervisor = await rt.supervise({
+        name,
+        strategy: 'one_for_one',
+        intensity: 3,
+        periodMs: 5000,
+        children: [{ id: 'e1000n', module: DRIVER, args, caps: { netd: etherNetd.export, iommu: mmu.connect } }],
+      });
+      return new Machine(name, mac, nic, supervisor, etherNetd.connect, link, switchPort, rt);
+    } catch (e) {
+      await link.close().catch(() => {});
+      await nic.close();
+      throw e;
+    }
+  }
+
+  /** The driver actor as it runs now (a restart makes a new one). */
+  get driver(): ActorRef<{ statistics(): unknown; filters(): unknown; mac(): number }> {
+    return this.supervisor.child('e1000n') as ActorRef<never>;
+  }
+
+  toString(): string {
+    return `${this.name} (${formatMac(this.mac)})`;
+  }
+
+  /** Stop the driver, withdraw the machine's services, unplug the NIC and stop its thread. */
+  async shutdown(): Promise<void> {
+    if (this.down) return this.down;
+    this.down = (async () => {
+      await this.rt.terminate(this.supervisor).catch(() => {});
+      try {
+        this.rt.unexport(`${this.name}/iommu`);
+      } catch {
+        // the runtime is stopped already: its names went with it
+      }
+      if (this.switchPort.attached) this.switchPort.detach();
+      await this.link.close();
+      await this.nic.close();
+    })();
+    return this.down;
+  }
+
+  private down: Promise<void> | undefined;
+}
