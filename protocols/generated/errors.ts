@@ -83,6 +83,14 @@ export const Err = {
   LWIP_ERR_IF: 0x80c,
   LWIP_ERR_ISCONN: 0x80d,
   LWIP_ERR_INPROGRESS: 0x80e,
+  HW_ERR_BAD_REGISTER: 0x901,
+  HW_ERR_BAD_ADDRESS: 0x902,
+  HW_ERR_BAD_REGION: 0x903,
+  HW_ERR_ADDRESS_SPACE_FULL: 0x904,
+  HW_ERR_BAD_CAPS: 0x905,
+  HW_ERR_BAD_OPTION: 0x906,
+  HW_ERR_CLOSED: 0x907,
+  HW_ERR_DEVICE_FAILED: 0x908,
 } as const;
 
 export type ErrName = keyof typeof Err;
@@ -161,4 +169,12 @@ export const ERROR_ENTRIES: readonly ErrorEntry[] = [
   { name: 'LWIP_ERR_IF', code: 0x80c, failure: true, text: "Low-level network interface error", subsystem: 'lwip' },
   { name: 'LWIP_ERR_ISCONN', code: 0x80d, failure: true, text: "Already connected", subsystem: 'lwip' },
   { name: 'LWIP_ERR_INPROGRESS', code: 0x80e, failure: true, text: "Operation in progress", subsystem: 'lwip' },
+  { name: 'HW_ERR_BAD_REGISTER', code: 0x901, failure: true, text: "Register access outside the register window, or not at a 32-bit aligned offset", subsystem: 'hw' },
+  { name: 'HW_ERR_BAD_ADDRESS', code: 0x902, failure: true, text: "The physical address range does not lie inside the memory it names", subsystem: 'hw' },
+  { name: 'HW_ERR_BAD_REGION', code: 0x903, failure: true, text: "A DMA region must be a non-empty SharedArrayBuffer, mapped at most once at a time", subsystem: 'hw' },
+  { name: 'HW_ERR_ADDRESS_SPACE_FULL', code: 0x904, failure: true, text: "No physical address space is left for another region", subsystem: 'hw' },
+  { name: 'HW_ERR_BAD_CAPS', code: 0x905, failure: true, text: "These are not the capabilities of an emulated device", subsystem: 'hw' },
+  { name: 'HW_ERR_BAD_OPTION', code: 0x906, failure: true, text: "Invalid option for the emulated NIC", subsystem: 'hw' },
+  { name: 'HW_ERR_CLOSED', code: 0x907, failure: true, text: "The emulated NIC is closed", subsystem: 'hw' },
+  { name: 'HW_ERR_DEVICE_FAILED', code: 0x908, failure: true, text: "The device thread failed", subsystem: 'hw' },
 ];
