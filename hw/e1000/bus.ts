@@ -235,14 +235,38 @@ export class E1000Bus {
   }
 
   private async sleep(until: number): Promise<InterruptWait> {
-    for (;;) {
-      const left = until - performance.now();
-      if (left <= 0) return 'timeout';
-      const r = Atomics.waitAsync(this.signals, SIG_IRQ, this.irqSeen, left);
-      const v = r.async ? await r.value : r.value;
-      if (this.interruptPending()) return 'interrupt';
-      if (this.gone) return 'gone';
-      if (v === 'timed-out') return 'timeout';
+    // A pending Atomics.waitAsync does not keep Node's event loop alive, and its own
+    // timeout runs on an unref'd timer: a ref'd timer keeps the program (or the
+    // actor's thread) alive while its driver waits for the device, and ends the wait.
+    let timedOut = false;
+    let wake: (() => void) | undefined;
+    const left = until - performance.now();
+    const timer =
+      left === Number.POSITIVE_INFINITY
+        ? setInterval(() => {}, 2 ** 31 - 1)
+        : setTimeout(() => {
+            timedOut = true;
+            wake?.();
+          }, left);
+    const timeout = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    try {
+      for (;;) {
+        if (timedOut) return 'timeout';
+        const r = Atomics.waitAsync(
+          this.signals,
+          SIG_IRQ,
+          this.irqSeen,
+          Math.max(0, until - performance.now()),
+        );
+        if (r.async) await Promise.race([r.value, timeout]);
+        if (this.interruptPending()) return 'interrupt';
+        if (this.gone) return 'gone';
+        if (until - performance.now() <= 0) return 'timeout';
+      }
+    } finally {
+      clearTimeout(timer);
     }
   }
 
