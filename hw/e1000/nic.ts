@@ -89,6 +89,7 @@ export class E1000Nic {
   private closing: Promise<void> | undefined;
   private failure: Error | undefined;
   private readonly exited: Promise<number>;
+  private readonly controlClosed: Promise<void>;
 
   private constructor(
     readonly name: string,
@@ -110,6 +111,7 @@ export class E1000Nic {
     this.bell = new Doorbell(new Int32Array(signals), SIG_DOORBELL);
     this.physMap.map(caps.dma.base, caps.dma.memory);
     this.exited = new Promise((resolve) => worker.once('exit', resolve));
+    this.controlClosed = new Promise((resolve) => control.once('close', () => resolve()));
     control.on('message', (e: ControlEvent) => this.onEvent(e));
     worker.on('error', (e) => this.fail(e));
     worker.once('exit', (code) => {
@@ -261,6 +263,7 @@ export class E1000Nic {
     }
     await this.exited;
     this.control.close();
+    await this.controlClosed; // closed by either end; the port is gone once this fires
     // Whatever the thread managed, interrupt waiters must learn that the device is gone.
     const sig = new Int32Array(this.signals);
     Atomics.store(sig, SIG_GONE, 1);
