@@ -40,6 +40,7 @@
 import type { Mac } from '../../lib/net/addr.ts';
 import { internetChecksum } from '../../lib/net/checksum.ts';
 import { MAX_FRAME, MIN_FRAME } from '../../lib/phy/port.ts';
+import { copyBytes, wordsOf } from '../../lib/shm/copy.ts';
 import {
   DESC_BYTES,
   joinPhys,
@@ -74,8 +75,19 @@ import {
 } from './signals.ts';
 import { E1000Counters } from './stats.ts';
 
-/** Where transmitted frames go: false when the link dropped the frame. */
-export type LinkTransmit = (bytes: Uint8Array, offset: number, length: number) => boolean;
+/**
+ * Where transmitted frames go: the link's next free frame, which the device gathers a
+ * frame into in place (lib/shm/frames.ts's writer is one). `bytes` and `words` view
+ * the link's whole memory from byte 0.
+ */
+export interface LinkSink {
+  readonly bytes: Uint8Array;
+  readonly words: Int32Array;
+  /** Byte offset of room for one frame (MAX_FRAME + 4 bytes), or -1 when the link has none. */
+  reserve(): number;
+  /** The frame at the reserved offset is `length` bytes: send it. */
+  commit(length: number): void;
+}
 
 export interface DeviceOptions {
   /** The register window (BAR0, 128 KiB). */
@@ -87,7 +99,7 @@ export interface DeviceOptions {
   mac: Mac;
   /** Monotonic time in nanoseconds. */
   clock: () => number;
-  transmit: LinkTransmit;
+  link: LinkSink;
   /** Problems worth a human's attention (each kind once). */
   log?: (kind: string, message: string) => void;
 }
@@ -121,7 +133,7 @@ export class E1000Device {
   readonly counters = new E1000Counters();
   private readonly phys: PhysMap;
   private readonly clock: () => number;
-  private readonly link: LinkTransmit;
+  private readonly link: LinkSink;
   private readonly log: (kind: string, message: string) => void;
   private readonly logged = new Set<string>();
   private readonly eeprom: Uint16Array;
@@ -147,7 +159,13 @@ export class E1000Device {
   /** The descriptor index where a descriptor fetch failed, or -1. */
   private txStalledAt = -1;
   private readonly txd = new TxDescriptor();
-  private readonly frame = new Uint8Array(TX_CAP);
+  /** Where the frame being gathered goes: the link's reserved room, or the scratch buffer when it has none. */
+  private frameBytes: Uint8Array;
+  private frameWords: Int32Array;
+  private frameAt = 0;
+  private frameToLink = false;
+  private readonly scratch = new Uint8Array((TX_CAP + 7) & ~3);
+  private readonly scratchWords = new Int32Array(this.scratch.buffer);
   private frameLength = 0;
   /** Descriptors of the frame being gathered (0: none). */
   private frameDescriptors = 0;
@@ -172,6 +190,13 @@ export class E1000Device {
   private readonly rxDescAt = new Int32Array(MAX_RX_SPAN + 2);
   private readonly rxBufAddr = new Float64Array(MAX_RX_SPAN + 2);
   private readonly rxBufBytes: Uint8Array[] = new Array(MAX_RX_SPAN + 2).fill(new Uint8Array(0));
+  private readonly rxBufWords: Int32Array[] = new Array(MAX_RX_SPAN + 2).fill(new Int32Array(0));
+  /** The memory the last multi-buffer frame came from, as words and bytes (cached per buffer). */
+  private rxSource: ArrayBufferLike | undefined;
+  private rxSourceWords: Int32Array = new Int32Array(0);
+  private rxSourceAll: Uint8Array | undefined;
+  /** RDH moved this turn: published at the turn's end (drivers look at DD, not RDH). */
+  private rxHeadDirty = false;
   private readonly rxBufOffset = new Float64Array(MAX_RX_SPAN + 2);
 
   constructor(opts: DeviceOptions) {
@@ -185,9 +210,11 @@ export class E1000Device {
     this.sig = new Int32Array(opts.signals);
     this.phys = opts.phys;
     this.clock = opts.clock;
-    this.link = opts.transmit;
+    this.link = opts.link;
     this.log = opts.log ?? (() => {});
     this.eeprom = eepromImage(opts.mac);
+    this.frameBytes = this.scratch;
+    this.frameWords = this.scratchWords;
     this.acksSeen = Atomics.load(this.sig, SIG_ICR_ACKS);
     this.reset();
     this.counters.resets = 0; // power-up is not a reset anyone asked for
@@ -391,13 +418,14 @@ export class E1000Device {
   // ---------------------------------------------------------------- receive
 
   /**
-   * A frame arrives from the link (bytes [offset, offset+length) of `src`, no FCS).
-   * Returns true when it was written into the receive ring.
+   * A frame arrives from the link (no FCS): `frame` is exactly its bytes. Returns true
+   * when it was written into the receive ring.
    */
-  receive(src: Uint8Array, offset: number, length: number): boolean {
+  receive(frame: Uint8Array): boolean {
     if (Atomics.load(this.sig, SIG_PENDING) !== 0) this.applyWrites();
     const c = this.counters;
-    if (!(length >= MIN_FRAME && length <= MAX_FRAME && offset >= 0 && offset + length <= src.length)) {
+    const length = frame.length;
+    if (!(length >= MIN_FRAME && length <= MAX_FRAME)) {
       c.rxBadLength++;
       return false;
     }
@@ -407,7 +435,7 @@ export class E1000Device {
     }
     this.count(R.TPR, 1);
     this.count(R.TORL, length + FCS_BYTES);
-    const kind = this.classify(src, offset);
+    const kind = this.classify(frame, 0);
     if (kind === REJECT) {
       c.filtered++;
       return false;
@@ -451,6 +479,7 @@ export class E1000Device {
       if (b === undefined) bufferFault = true;
       else {
         this.rxBufBytes[k] = b.bytes;
+        this.rxBufWords[k] = b.words;
         this.rxBufOffset[k] = b.offset;
       }
     }
@@ -472,10 +501,10 @@ export class E1000Device {
       this.advanceRx(need, free, count);
       return false;
     }
+    if (need === 1) this.rxBufBytes[0]!.set(frame, this.rxBufOffset[0]!);
+    else this.scatter(frame, need, size);
     for (let k = 0; k < need; k++) {
       const chunk = k === need - 1 ? length - k * size : size;
-      const from = offset + k * size;
-      this.rxBufBytes[k]!.set(src.subarray(from, from + chunk), this.rxBufOffset[k]!);
       writeBackRx(
         this.rxDescWords[k]!,
         this.rxDescAt[k]!,
@@ -495,9 +524,39 @@ export class E1000Device {
     return true;
   }
 
+  /** A frame over several buffers: copy each buffer's share (no view per chunk). */
+  private scatter(frame: Uint8Array, need: number, size: number): void {
+    if (frame.buffer !== this.rxSource) {
+      this.rxSource = frame.buffer;
+      this.rxSourceWords = wordsOf(frame.buffer);
+    }
+    const base = frame.byteOffset;
+    const src = this.rxSourceBytes(frame);
+    for (let k = 0; k < need; k++) {
+      const chunk = k === need - 1 ? frame.length - k * size : size;
+      const b = this.rxBufBytes[k]!;
+      copyBytes(
+        b,
+        this.rxBufWords[k]!,
+        this.rxBufOffset[k]!,
+        src,
+        this.rxSourceWords,
+        base + k * size,
+        chunk,
+      );
+    }
+  }
+
+  private rxSourceBytes(frame: Uint8Array): Uint8Array {
+    if (this.rxSourceAll === undefined || this.rxSourceAll.buffer !== frame.buffer) {
+      this.rxSourceAll = new Uint8Array(frame.buffer);
+    }
+    return this.rxSourceAll;
+  }
+
   private advanceRx(used: number, free: number, count: number): void {
     this.rxHead = (this.rxHead + used) % count;
-    Atomics.store(this.regs, w(R.RDH), this.rxHead);
+    this.rxHeadDirty = true;
     this.causes |= R.INT_RXT0;
     // RXDMT0 when the free descriptors fall to RCTL.RDMTS's fraction of the ring (1/2, 1/4, 1/8).
     const shift = Math.min(3, 1 + ((this.rctl & R.RCTL_RDMTS_MASK) >>> R.RCTL_RDMTS_SHIFT));
@@ -593,6 +652,21 @@ export class E1000Device {
     return done;
   }
 
+  /** The first bytes of a frame: gather straight into the link's next frame if it has room. */
+  private startFrame(): void {
+    const at = this.link.reserve();
+    this.frameToLink = at >= 0;
+    if (this.frameToLink) {
+      this.frameBytes = this.link.bytes;
+      this.frameWords = this.link.words;
+      this.frameAt = at;
+    } else {
+      this.frameBytes = this.scratch;
+      this.frameWords = this.scratchWords;
+      this.frameAt = 0;
+    }
+  }
+
   /** Add one descriptor's data to the frame being gathered. */
   private gather(d: TxDescriptor): void {
     this.frameDescriptors++;
@@ -612,7 +686,16 @@ export class E1000Device {
       this.frameDrop = 'txDmaDropped';
       return;
     }
-    this.frame.set(b.bytes.subarray(b.offset, b.offset + d.length), this.frameLength);
+    if (this.frameDescriptors === 1 || this.frameLength === 0) this.startFrame();
+    copyBytes(
+      this.frameBytes,
+      this.frameWords,
+      this.frameAt + this.frameLength,
+      b.bytes,
+      b.words,
+      b.offset,
+      d.length,
+    );
     this.frameLength += d.length;
   }
 
@@ -628,7 +711,7 @@ export class E1000Device {
     if (drop === undefined && len === 0) drop = 'txRunt';
     if (drop === undefined && (d.cmd & TXD_CMD_IFCS) === 0) {
       // The driver supplied the FCS: the link carries frames without one.
-      if (fcsValid(this.frame, 0, len)) len -= FCS_BYTES;
+      if (fcsValid(this.frameBytes, this.frameAt, len)) len -= FCS_BYTES;
       else {
         this.programmingError(
           'tx-fcs',
@@ -640,7 +723,7 @@ export class E1000Device {
     if (drop === undefined && len > MAX_FRAME) drop = 'txOversize';
     if (drop === undefined && d.cmd & TXD_CMD_IC) this.insertChecksum(d.css, d.cso, len);
     if (drop === undefined && len < MIN_PADDED && this.tctl & R.TCTL_PSP) {
-      this.frame.fill(0, len, MIN_PADDED);
+      this.frameBytes.fill(0, this.frameAt + len, this.frameAt + MIN_PADDED);
       len = MIN_PADDED;
     }
     if (drop === undefined && len < MIN_FRAME) drop = 'txRunt';
@@ -661,9 +744,11 @@ export class E1000Device {
       );
       return;
     }
-    const sum = internetChecksum(this.frame, css, len - css);
-    this.frame[cso] = sum >>> 8;
-    this.frame[cso + 1] = sum & 0xff;
+    const b = this.frameBytes;
+    const at = this.frameAt;
+    const sum = internetChecksum(b, at + css, len - css);
+    b[at + cso] = sum >>> 8;
+    b[at + cso + 1] = sum & 0xff;
   }
 
   private send(len: number): void {
@@ -674,20 +759,16 @@ export class E1000Device {
     this.count(R.GOTCL, onWire);
     this.count(R.TOTL, onWire);
     this.count(sizeBin(R.PTC64, onWire), 1);
-    if (this.frame[0]! & 1) {
-      const bcast =
-        (this.frame[0]! &
-          this.frame[1]! &
-          this.frame[2]! &
-          this.frame[3]! &
-          this.frame[4]! &
-          this.frame[5]!) ===
-        0xff;
+    const b = this.frameBytes;
+    const at = this.frameAt;
+    if (b[at]! & 1) {
+      const bcast = (b[at]! & b[at + 1]! & b[at + 2]! & b[at + 3]! & b[at + 4]! & b[at + 5]!) === 0xff;
       this.count(bcast ? R.BPTC : R.MPTC, 1);
     }
     c.framesOut++;
     c.bytesOut += len;
-    if (!this.link(this.frame, 0, len)) c.wireDropped++;
+    if (this.frameToLink) this.link.commit(len);
+    else c.wireDropped++;
   }
 
   private dropFrame(): void {
@@ -748,8 +829,12 @@ export class E1000Device {
     return work;
   }
 
-  /** What ends every turn: statistics into the registers, then the interrupt line. */
+  /** What ends every turn: RDH and statistics into the registers, then the interrupt line. */
   endTurn(now = this.clock()): void {
+    if (this.rxHeadDirty) {
+      this.rxHeadDirty = false;
+      Atomics.store(this.regs, w(R.RDH), this.rxHead);
+    }
     this.flushStats();
     this.updateInterrupt(now);
   }

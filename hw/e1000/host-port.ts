@@ -42,8 +42,6 @@ export class HostPort implements FramePort {
   private isClosed = false;
   private unflushed = 0;
   private flushQueued = false;
-  /** One view per slot of the queue from the device, reused while frames keep their length. */
-  private readonly views = new Map<number, Uint8Array>();
   private readonly done: Promise<void>;
   private readonly flushNow = () => this.flush();
 
@@ -156,7 +154,7 @@ export class HostPort implements FramePort {
           break;
         }
         q.advance();
-        if (len === FRAME_MALFORMED || len < MIN_FRAME) {
+        if (len === FRAME_MALFORMED || len < MIN_FRAME || len > MAX_FRAME) {
           s.dropped.malformed++;
           continue;
         }
@@ -167,19 +165,11 @@ export class HostPort implements FramePort {
         }
         s.rxFrames++;
         s.rxBytes += len;
-        rx(this.view(q.bytes, q.frameOffset, len));
+        rx(q.frontView(len));
       }
     } finally {
       q.release();
     }
     return n;
-  }
-
-  private view(bytes: Uint8Array, offset: number, len: number): Uint8Array {
-    const v = this.views.get(offset);
-    if (v !== undefined && v.length === len) return v;
-    const fresh = bytes.subarray(offset, offset + len);
-    this.views.set(offset, fresh);
-    return fresh;
   }
 }

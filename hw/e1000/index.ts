@@ -4,7 +4,7 @@
 
 export { checkCaps, DmaMemory, E1000Bus, type E1000DriverCaps, type InterruptWait } from './bus.ts';
 export * from './descriptors.ts';
-export { type DeviceOptions, E1000Device, type LinkTransmit } from './device.ts';
+export { type DeviceOptions, E1000Device, type LinkSink } from './device.ts';
 export {
   EEPROM_CHECKSUM_WORD,
   EEPROM_SUM,

@@ -126,7 +126,7 @@ export class E1000Nic {
     const signals = createSignals();
     const hostPage = createHostPage();
     const toDevice = createFrameQueue(o.queueFrames, MAX_FRAME);
-    const toHost = createFrameQueue(o.queueFrames, MAX_FRAME);
+    const toHost = createFrameQueue(o.queueFrames, MAX_FRAME + 4);
     const allocator = new PhysAllocator(o.physBase);
     const memory = new SharedArrayBuffer(o.dmaBytes);
     const dma = { base: allocator.allocate(o.dmaBytes), memory };
@@ -176,7 +176,7 @@ export class E1000Nic {
     const hostPort = new HostPort(
       o.name,
       new FrameQueueWriter(toDevice, MAX_FRAME),
-      new FrameQueueReader(toHost, MAX_FRAME),
+      new FrameQueueReader(toHost, MAX_FRAME + 4),
       deviceBell,
       { pollTurns: o.hostPollTurns, log: (kind, message) => o.onLog(message, kind) },
     );

@@ -66,7 +66,8 @@ export default function runDeviceThread(init: DeviceThreadInit): void {
   const phys = new PhysMap();
   phys.map(init.dma.base, init.dma.memory);
   const fromLink = new FrameQueueReader(init.toDevice, MAX_FRAME);
-  const toLink = new FrameQueueWriter(init.toHost, MAX_FRAME);
+  // Room for a frame and the FCS a driver may supply (the device strips it before commit).
+  const toLink = new FrameQueueWriter(init.toHost, MAX_FRAME + 4);
   const clock = () => performance.now() * 1e6;
   const device = new E1000Device({
     regs: init.regs,
@@ -74,13 +75,7 @@ export default function runDeviceThread(init: DeviceThreadInit): void {
     phys,
     mac: init.mac as Mac,
     clock,
-    transmit(bytes, offset, length) {
-      const at = toLink.reserve();
-      if (at < 0) return false;
-      toLink.bytes.set(bytes.subarray(offset, offset + length), at);
-      toLink.commit(length);
-      return true;
-    },
+    link: toLink,
     log: (kind, message) => post({ op: 'log', kind, message }),
   });
   const counters = device.counters;
@@ -127,7 +122,7 @@ export default function runDeviceThread(init: DeviceThreadInit): void {
         break;
       }
       if (length === FRAME_MALFORMED) counters.rxBadLength++;
-      else device.receive(fromLink.bytes, fromLink.frameOffset, length);
+      else device.receive(fromLink.frontView(length));
       fromLink.advance();
     }
     if (n > 0) fromLink.release();

@@ -12,7 +12,7 @@
 // to the user: the ring's own doorbell (flush / sleep) or a shared one (doorbell.ts).
 
 import { FishnetError } from '../../protocols/errors.ts';
-import { createRing, RingReader, RingWriter } from './ring.ts';
+import { createRing, RING_DATA, RingReader, RingWriter } from './ring.ts';
 
 /** Words in a slot that carries frames of up to `maxFrame` bytes. */
 export function frameSlotWords(maxFrame: number): number {
@@ -51,6 +51,11 @@ export class FrameQueueWriter {
   reserve(): number {
     this.slot = this.ring.reserve();
     return this.slot < 0 ? -1 : (this.slot + 1) * 4;
+  }
+
+  /** The queue's memory as 32-bit words (for copyBytes). */
+  get words(): Int32Array {
+    return this.ring.w;
   }
 
   /** The frame last reserved holds `length` bytes (1..maxFrame). */
@@ -108,6 +113,9 @@ export class FrameQueueReader {
   private readonly ring: RingReader;
   readonly bytes: Uint8Array;
   private offset = 0;
+  private slotIndex = 0;
+  /** One view per slot, reused while the slot's frames keep their length. */
+  private readonly views: (Uint8Array | undefined)[];
 
   constructor(
     sab: SharedArrayBuffer,
@@ -115,6 +123,7 @@ export class FrameQueueReader {
   ) {
     this.ring = new RingReader(sab, frameSlotWords(maxFrame));
     this.bytes = new Uint8Array(sab);
+    this.views = new Array(this.ring.capacity).fill(undefined);
   }
 
   /**
@@ -127,6 +136,7 @@ export class FrameQueueReader {
     if (n < 0 || n > this.ring.capacity) return QUEUE_CORRUPT;
     const slot = this.ring.front();
     this.offset = (slot + 1) * 4;
+    this.slotIndex = (slot - RING_DATA) / this.ring.slotWords;
     const length = this.ring.w[slot]!;
     return length > 0 && length <= this.maxFrame ? length : FRAME_MALFORMED;
   }
@@ -134,6 +144,18 @@ export class FrameQueueReader {
   /** Byte offset in `bytes` of the frame front() returned. */
   get frameOffset(): number {
     return this.offset;
+  }
+
+  /**
+   * The front frame as a view of exactly `length` bytes (front()'s answer), valid until
+   * the slot is released. Views are kept per slot, so steady traffic allocates none.
+   */
+  frontView(length: number): Uint8Array {
+    const v = this.views[this.slotIndex];
+    if (v !== undefined && v.length === length) return v;
+    const fresh = this.bytes.subarray(this.offset, this.offset + length);
+    this.views[this.slotIndex] = fresh;
+    return fresh;
   }
 
   /** Done with the front frame (its slot is handed back at release). */

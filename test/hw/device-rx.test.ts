@@ -359,3 +359,15 @@ test('a receive buffer outside physical memory: no byte written, descriptors wri
   t.is(c.dmaErrors, 2);
   t.is(rig.logs.filter((l) => l.kind === 'rx-buffer').length, 1, 'logged once per kind');
 });
+
+test('a frame spanning buffers is scattered whole from a view at any byte offset of shared memory', async (t) => {
+  const rig = new Rig({ rxCount: 16, bufferSize: 256 });
+  await rig.up();
+  const f = frame(NIC_MAC, 1111, 5);
+  for (const offset of [0, 1, 2, 3, 6]) {
+    const shared = new Uint8Array(new SharedArrayBuffer(2048));
+    shared.set(f, offset);
+    t.true(rig.deliver(shared.subarray(offset, offset + f.length)), `offset ${offset}`);
+    t.deepEqual(rig.driver.receive(), [f]);
+  }
+});

@@ -58,7 +58,7 @@ test('no interrupt is lost when a cause arrives between the driver reading ICR a
   rig.deliver(frame(NIC_MAC, 64));
   t.is(rig.irqs, 1);
   // Device raises RXT0 again (ICR still set): no new edge, but ICR holds it.
-  rig.device.receive(frame(NIC_MAC, 64), 0, 64);
+  rig.device.receive(frame(NIC_MAC, 64));
   t.is(b.read32(R.ICR), R.INT_RXT0); // the driver reads before the device's turn ends
   rig.device.endTurn(); // the causes of this turn reach ICR after the read
   t.is(rig.irqs, 2, 'the cause raised after the read is a new interrupt');

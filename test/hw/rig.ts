@@ -1,6 +1,6 @@
 // The device model on the test's own thread, driven turn by turn, with a clock the
 // test moves and a link that records what the device transmits.
-import { E1000Bus, E1000Device, PhysMap, regs as R } from '../../hw/e1000/index.ts';
+import { E1000Bus, E1000Device, type LinkSink, PhysMap, regs as R } from '../../hw/e1000/index.ts';
 import { createSignals, SIG_IRQ } from '../../hw/e1000/signals.ts';
 import type { Mac } from '../../lib/net/addr.ts';
 import { mac as parseMac, writeMac } from '../../lib/net/addr.ts';
@@ -33,6 +33,7 @@ export class Rig {
   now = 0;
   /** Frames the device put on the link. */
   readonly sent: Uint8Array[] = [];
+  private readonly linkBytes = new Uint8Array(2048).fill(0xee);
   /** When false, the link drops what the device sends. */
   linkAccepts = true;
   readonly logs: { kind: string; message: string }[] = [];
@@ -48,10 +49,14 @@ export class Rig {
       phys: this.phys,
       mac,
       clock: () => this.now,
-      transmit: (bytes, offset, length) => {
-        if (!this.linkAccepts) return false;
-        this.sent.push(bytes.slice(offset, offset + length));
-        return true;
+      link: {
+        bytes: this.linkBytes,
+        words: new Int32Array(this.linkBytes.buffer),
+        reserve: () => (this.linkAccepts ? 8 : -1),
+        commit: (length) => {
+          this.sent.push(this.linkBytes.slice(8, 8 + length));
+          this.linkBytes.fill(0xee); // stale bytes must not leak into the next frame
+        },
       },
       log: (kind, message) => this.logs.push({ kind, message }),
     });
@@ -70,7 +75,7 @@ export class Rig {
 
   /** A frame arrives from the link; the turn's end (ICR, statistics, interrupt line) follows. */
   deliver(frame: Uint8Array): boolean {
-    const ok = this.device.receive(frame, 0, frame.length);
+    const ok = this.device.receive(frame);
     this.device.endTurn();
     return ok;
   }
@@ -89,4 +94,10 @@ export class Rig {
     if (ims) this.bus.write32(R.IMS, ims);
     this.turn();
   }
+}
+
+/** A link that takes every frame and forgets it. */
+export function discard(): LinkSink {
+  const bytes = new Uint8Array(2048);
+  return { bytes, words: new Int32Array(bytes.buffer), reserve: () => 0, commit: () => {} };
 }
