@@ -31,6 +31,19 @@
 //   ring reads as 0, a tail beyond the ring is ignored (receive: the ring counts as
 //   full; transmit: nothing is sent) until it is written again. Each is counted in
 //   programmingErrors and logged once per kind.
+// - Address filter: exact matches (RAL/RAH with AV, any address), then unicast
+//   promiscuous (UPE); group addresses: multicast promiscuous (MPE, broadcast
+//   included), broadcast with BAM, else the multicast table. TPR/TOR count every frame
+//   the enabled receiver sees, filtered ones included; GPRC and the rest count frames
+//   written into the ring. RDH is published once per turn of the device's loop
+//   (drivers look at DD); statistics registers reach the window once per turn too,
+//   stick at 0xFFFFFFFF, and a 64-bit pair clears when its high half is read.
+// - Transmit waits (descriptors stay) while TCTL.EN is clear or the link is down.
+//   CMD.IFCS, IC, VLE and CSO/CSS are taken from the EOP descriptor. Disabling the
+//   transmitter or moving its ring mid-frame drops the partial frame (txAborted); the
+//   descriptors after it start a frame of their own. A frame the host end has no
+//   room for was still transmitted (GPTC counts it) and is lost on the wire
+//   (wireDropped).
 // - Not modelled: receive/transmit interrupt delay timers (RDTR, RADV, TIDV: causes
 //   are raised at once; ITR moderates), extended (DEXT) transmit descriptors and VLAN
 //   insertion (such frames are dropped as txUnsupported), VLAN filtering, loopback
@@ -191,12 +204,14 @@ export class E1000Device {
   private readonly rxBufAddr = new Float64Array(MAX_RX_SPAN + 2);
   private readonly rxBufBytes: Uint8Array[] = new Array(MAX_RX_SPAN + 2).fill(new Uint8Array(0));
   private readonly rxBufWords: Int32Array[] = new Array(MAX_RX_SPAN + 2).fill(new Int32Array(0));
-  /** The memory the last multi-buffer frame came from, as words and bytes (cached per buffer). */
+  /** The memory the last multi-buffer frame came from, as bytes and words (cached per buffer). */
   private rxSource: ArrayBufferLike | undefined;
+  private rxSourceBytes: Uint8Array = new Uint8Array(0);
   private rxSourceWords: Int32Array = new Int32Array(0);
-  private rxSourceAll: Uint8Array | undefined;
   /** RDH moved this turn: published at the turn's end (drivers look at DD, not RDH). */
   private rxHeadDirty = false;
+  /** The RDH value last published, to tell a driver's RDH write from our own. */
+  private rxHeadPublished = 0;
   private readonly rxBufOffset = new Float64Array(MAX_RX_SPAN + 2);
 
   constructor(opts: DeviceOptions) {
@@ -234,7 +249,8 @@ export class E1000Device {
     this.rctl = 0;
     this.bufferSize = 2048;
     this.mta.fill(0);
-    this.rxBase = this.rxCount = this.rxHead = 0;
+    this.rxBase = this.rxCount = this.rxHead = this.rxHeadPublished = 0;
+    this.rxHeadDirty = false;
     this.badRdt = -1;
     this.tctl = 0;
     this.txBase = this.txCount = this.txHead = 0;
@@ -360,10 +376,21 @@ export class E1000Device {
 
   private latchRxRing(): void {
     const [base, count] = this.ringGeometry(R.RDBAL, R.RDBAH, R.RDLEN, 'rx');
+    // RDH as the driver left it; if it holds what we last published, our own unpublished
+    // head is the truth (the driver wrote other ring registers mid-turn).
+    if (this.rxHeadDirty && Atomics.load(this.regs, w(R.RDH)) === this.rxHeadPublished) this.publishRxHead();
+    this.rxHeadDirty = false;
     this.rxBase = base;
     this.rxCount = count;
     this.rxHead = this.checkedHead(R.RDH, count, 'rx-head', 'RDH');
+    this.rxHeadPublished = this.rxHead;
     this.badRdt = -1;
+  }
+
+  private publishRxHead(): void {
+    this.rxHeadDirty = false;
+    this.rxHeadPublished = this.rxHead;
+    Atomics.store(this.regs, w(R.RDH), this.rxHead);
   }
 
   private latchTransmit(): void {
@@ -528,10 +555,11 @@ export class E1000Device {
   private scatter(frame: Uint8Array, need: number, size: number): void {
     if (frame.buffer !== this.rxSource) {
       this.rxSource = frame.buffer;
+      this.rxSourceBytes = new Uint8Array(frame.buffer);
       this.rxSourceWords = wordsOf(frame.buffer);
     }
     const base = frame.byteOffset;
-    const src = this.rxSourceBytes(frame);
+    const src = this.rxSourceBytes;
     for (let k = 0; k < need; k++) {
       const chunk = k === need - 1 ? frame.length - k * size : size;
       const b = this.rxBufBytes[k]!;
@@ -545,13 +573,6 @@ export class E1000Device {
         chunk,
       );
     }
-  }
-
-  private rxSourceBytes(frame: Uint8Array): Uint8Array {
-    if (this.rxSourceAll === undefined || this.rxSourceAll.buffer !== frame.buffer) {
-      this.rxSourceAll = new Uint8Array(frame.buffer);
-    }
-    return this.rxSourceAll;
   }
 
   private advanceRx(used: number, free: number, count: number): void {
@@ -831,10 +852,7 @@ export class E1000Device {
 
   /** What ends every turn: RDH and statistics into the registers, then the interrupt line. */
   endTurn(now = this.clock()): void {
-    if (this.rxHeadDirty) {
-      this.rxHeadDirty = false;
-      Atomics.store(this.regs, w(R.RDH), this.rxHead);
-    }
+    if (this.rxHeadDirty) this.publishRxHead();
     this.flushStats();
     this.updateInterrupt(now);
   }

@@ -371,3 +371,26 @@ test('a frame spanning buffers is scattered whole from a view at any byte offset
     t.deepEqual(rig.driver.receive(), [f]);
   }
 });
+
+test('ring registers rewritten mid-turn: the unpublished head is kept, unless the driver wrote RDH itself', async (t) => {
+  const rig = new Rig({ rxCount: 8 });
+  await rig.up();
+  const dev = rig.device;
+  const b = rig.bus;
+  t.true(dev.receive(frame(NIC_MAC, 64, 1))); // descriptor 0; RDH not yet published
+  t.is(b.read32(R.RDH), 0);
+  b.write32(R.RDLEN, 8 * 16); // the same ring, written again
+  t.true(dev.receive(frame(NIC_MAC, 64, 2))); // latched mid-turn: must land in descriptor 1
+  dev.endTurn();
+  t.is(b.read32(R.RDH), 2);
+  t.deepEqual(rig.driver.receive(), [frame(NIC_MAC, 64, 1), frame(NIC_MAC, 64, 2)]);
+  // The driver moves the head itself (to 5) while the device has an unpublished head.
+  t.true(dev.receive(frame(NIC_MAC, 64, 3)));
+  b.write32(R.RDH, 5);
+  b.write32(R.RDT, 1);
+  t.true(dev.receive(frame(NIC_MAC, 64, 4)));
+  dev.endTurn();
+  t.is(b.read32(R.RDH), 6, "the driver's head was taken");
+  desc.read(b.dma.words, rig.driver.rxAt(5));
+  t.is(desc.status, RXD_STAT_DD | RXD_STAT_EOP);
+});
