@@ -7,6 +7,8 @@
 //             thread (re-arm, one RDT write per batch)
 //   tx        frames posted by a trivial driver on this thread, transmitted by the
 //             device thread, counted by the port's receiver
+//   latency   one frame from port.send until the driver holds it after waitInterrupt,
+//             the device asleep before each (µs, percentiles)
 //
 // 64-byte and 1500-byte frames. JSON to stdout (and bench/results/device.json).
 // `--quick` shortens every run.
@@ -25,7 +27,7 @@ import {
 } from '../hw/e1000/index.ts';
 import { createSignals } from '../hw/e1000/signals.ts';
 import { mac, writeMac } from '../lib/net/addr.ts';
-import { writeResult } from './stats.ts';
+import { summarize, writeResult } from './stats.ts';
 
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 0.5 : 2;
@@ -245,6 +247,38 @@ async function tx(length: number) {
   }
 }
 
+/**
+ * One frame at a time: port.send to the driver holding it after waitInterrupt (ITR 0),
+ * the device asleep in between (so each includes waking it and the interrupt's wake-up).
+ */
+async function latency() {
+  const nic = await E1000Nic.start({ mac: NIC_MAC, dmaBytes: DMA_BYTES, onLog: () => {} });
+  try {
+    const bus = new E1000Bus(nic.driverCaps);
+    setUp(bus);
+    bus.write32(R.IMS, R.INT_RXT0);
+    const consumer = new Consumer(bus);
+    const f = testFrame(64);
+    const us: number[] = [];
+    const n = quick ? 200 : 1000;
+    for (let i = 0; i < n + 50; i++) {
+      await new Promise((r) => setTimeout(r, 1)); // long enough for the device to sleep
+      bus.read32(R.ICR);
+      bus.interruptPending();
+      const t0 = performance.now();
+      nic.port.send(f);
+      while (consumer.poll() === 0) {
+        if ((await bus.waitInterrupt(1000)) !== 'interrupt') throw new Error('no interrupt');
+        bus.read32(R.ICR);
+      }
+      if (i >= 50) us.push((performance.now() - t0) * 1000);
+    }
+    return summarize(us);
+  } finally {
+    await nic.close();
+  }
+}
+
 const result: Record<string, unknown> = { seconds: SECONDS, rounds: ROUNDS, ringDescriptors: RING };
 for (const length of (process.env.BENCH_LENGTHS ?? '64,1500').split(',').map(Number)) {
   const key = `${length}B`;
@@ -257,5 +291,6 @@ for (const length of (process.env.BENCH_LENGTHS ?? '64,1500').split(',').map(Num
     tx: { ...t, gbitPerSecond: Math.round((t.framesPerSecond * length * 8) / 1e7) / 100 },
   };
 }
+result.sendToInterruptUs = await latency();
 console.log(JSON.stringify(result, null, 2));
 if (!process.argv.includes('--no-write')) writeResult('device', result);

@@ -306,6 +306,7 @@ export class E1000Device {
 
   /** Latch what the driver wrote since the last look. Returns 1 if anything changed. */
   applyWrites(): number {
+    if (Atomics.load(this.sig, SIG_PENDING) === 0) return 0; // a load: cheaper than the exchange
     const p = Atomics.exchange(this.sig, SIG_PENDING, 0);
     if (p === 0) return 0;
     if (p & PEND_CTRL) {
