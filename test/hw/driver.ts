@@ -129,31 +129,41 @@ export class TinyDriver {
     return mac;
   }
 
-  /** Frames completed in the receive ring (multi-descriptor ones joined); re-arms and moves RDT once. */
+  /**
+   * Frames completed in the receive ring (multi-descriptor ones joined); re-arms and
+   * moves RDT once. A frame whose last descriptor is not done yet stays for next time.
+   */
   receive(): Uint8Array[] {
     const b = this.bus;
     const { rxCount, bufferSize } = this.layout;
     const out: Uint8Array[] = [];
-    let parts: Uint8Array[] = [];
-    let consumed = 0;
-    let lastComplete = -1;
     for (;;) {
-      const at = (this.rxRing + this.rxNext * DESC_BYTES) / 4;
-      if ((rxStatus(b.dma.words, at) & RXD_STAT_DD) === 0) break;
-      const d = this.desc.read(b.dma.words, at);
-      const off = this.rxBuffers + this.rxNext * bufferSize;
-      parts.push(b.dma.bytes.slice(off, off + d.length));
-      armRx(b.dma.words, at, b.dma.phys(off));
-      this.rxNext = (this.rxNext + 1) % rxCount;
-      consumed++;
-      if (d.status & RXD_STAT_EOP) {
-        out.push(concat(parts));
-        parts = [];
-        lastComplete = this.rxNext;
+      // Find a whole frame first: DD on every descriptor up to one with EOP.
+      let span = 0;
+      let complete = false;
+      while (span < rxCount - 1) {
+        const at = this.rxAt((this.rxNext + span) % rxCount);
+        const status = rxStatus(b.dma.words, at);
+        if ((status & RXD_STAT_DD) === 0) break;
+        span++;
+        if (status & RXD_STAT_EOP) {
+          complete = true;
+          break;
+        }
       }
+      if (!complete) break;
+      const parts: Uint8Array[] = [];
+      for (let k = 0; k < span; k++) {
+        const at = this.rxAt(this.rxNext);
+        const d = this.desc.read(b.dma.words, at);
+        const off = this.rxBuffers + this.rxNext * bufferSize;
+        parts.push(b.dma.bytes.slice(off, off + d.length));
+        armRx(b.dma.words, at, b.dma.phys(off));
+        this.rxNext = (this.rxNext + 1) % rxCount;
+      }
+      out.push(concat(parts));
     }
-    if (parts.length) throw new Error('a frame without EOP at the end of the completed descriptors');
-    if (consumed > 0 && lastComplete >= 0) b.write32(R.RDT, (lastComplete - 1 + rxCount) % rxCount);
+    if (out.length > 0) b.write32(R.RDT, (this.rxNext - 1 + rxCount) % rxCount);
     return out;
   }
 

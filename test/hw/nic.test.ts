@@ -111,6 +111,17 @@ test('frames sent to nic.port reach the driver whole and in order, with interrup
   });
 });
 
+test('256-byte receive buffers: frames from the port span descriptors and arrive whole', async (t) => {
+  await withNic(async (nic) => {
+    const d = driverFor(nic, { rxCount: 64, bufferSize: 256 });
+    await d.bringUp();
+    const sent = [1518, 257, 256, 700, 60].map((len, i) => frame(NIC_MAC, len, i));
+    for (const f of sent) t.true(nic.port.send(f));
+    t.deepEqual(await receiveFrames(d, sent.length), sent);
+    t.is(nic.stats().missed, 0);
+  });
+});
+
 test('frames the driver transmits arrive at the port receiver; DD is written back', async (t) => {
   await withNic(async (nic) => {
     const d = driverFor(nic, { txCount: 16 });
