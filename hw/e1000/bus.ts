@@ -20,6 +20,7 @@ import {
   PEND_CTRL,
   PEND_EERD,
   PEND_IRQ,
+  PEND_MDIC,
   PEND_RX_CONFIG,
   PEND_RX_RING,
   PEND_TX_CONFIG,
@@ -197,6 +198,10 @@ export class E1000Bus {
       case R.TDT:
         Atomics.store(r, w(R.TDT), v);
         this.doorbell.ring();
+        return;
+      case R.MDIC:
+        Atomics.store(r, w(R.MDIC), v & ~(R.MDIC_READY | R.MDIC_ERROR));
+        this.changed(PEND_MDIC, true);
         return;
       case R.ITR:
         Atomics.store(r, w(R.ITR), v);

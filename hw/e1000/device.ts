@@ -47,7 +47,8 @@
 // - Not modelled: receive/transmit interrupt delay timers (RDTR, RADV, TIDV: causes
 //   are raised at once; ITR moderates), extended (DEXT) transmit descriptors and VLAN
 //   insertion (such frames are dropped as txUnsupported), VLAN filtering, loopback
-//   modes, flow control, the EEPROM's bit-banged interface (EERD works). Frames of
+//   modes, flow control, the EEPROM's bit-banged interface (EERD works); the PHY
+//   behind MDIC is a register file whose status follows CTRL.SLU. Frames of
 //   14..59 bytes from the link are received as they are (the sender skipped padding).
 
 import type { Mac } from '../../lib/net/addr.ts';
@@ -77,6 +78,7 @@ import * as R from './regs.ts';
 import {
   PEND_CTRL,
   PEND_EERD,
+  PEND_MDIC,
   PEND_RX_CONFIG,
   PEND_RX_RING,
   PEND_TX_CONFIG,
@@ -186,6 +188,8 @@ export class E1000Device {
   private frameDrop: keyof E1000Counters | undefined;
 
   private linkUp = false;
+  /** The PHY's writable registers (MDIC). */
+  private readonly phy = new Uint16Array(32);
 
   // Interrupts.
   private causes = 0;
@@ -258,6 +262,10 @@ export class E1000Device {
     this.txStalledAt = -1;
     this.dropFrame();
     this.linkUp = false;
+    this.phy.fill(0);
+    this.phy[R.PHY_CTRL] = 0x1140; // autonegotiation on, full duplex, 1000 Mb/s selected
+    this.phy[R.PHY_AUTONEG_ADV] = 0x01e1;
+    this.phy[R.PHY_1000T_CTRL] = 0x0300;
     this.causes = 0;
     this.asserted = false;
     this.lastAssert = Number.NEGATIVE_INFINITY;
@@ -302,6 +310,48 @@ export class E1000Device {
     );
   }
 
+  /**
+   * MDIC: read or write a register of the PHY (an 88E1011-like one at address 1). The
+   * PHY's status reports the link as CTRL.SLU set it; its reset bit self-clears. Done
+   * sets READY (and raises MDAC when the driver asked for an interrupt); a PHY address
+   * with no PHY sets ERROR.
+   */
+  private phyAccess(): void {
+    const v = Atomics.load(this.regs, w(R.MDIC));
+    const reg = (v >>> R.MDIC_REG_SHIFT) & 0x1f;
+    const phy = (v >>> R.MDIC_PHY_SHIFT) & 0x1f;
+    const op = v & (R.MDIC_OP_READ | R.MDIC_OP_WRITE);
+    if (op !== R.MDIC_OP_READ && op !== R.MDIC_OP_WRITE) return; // not a command
+    let out = v & ~R.MDIC_DATA_MASK;
+    if (phy !== R.PHY_ADDRESS) out |= R.MDIC_ERROR | (v & R.MDIC_DATA_MASK);
+    else if (op === R.MDIC_OP_WRITE) {
+      const data = v & R.MDIC_DATA_MASK;
+      if (reg === R.PHY_CTRL)
+        this.phy[reg] = data & ~R.PHY_CTRL_RESET; // reset completes at once
+      else if (reg !== R.PHY_STATUS && reg !== R.PHY_ID1 && reg !== R.PHY_ID2) this.phy[reg] = data;
+      out |= data;
+    } else out |= this.phyRead(reg);
+    Atomics.store(this.regs, w(R.MDIC), out | R.MDIC_READY);
+    if (v & R.MDIC_INT_EN) this.causes |= R.INT_MDAC;
+  }
+
+  private phyRead(reg: number): number {
+    switch (reg) {
+      case R.PHY_STATUS:
+        return 0x7949 | (this.linkUp ? R.PHY_STATUS_LINK | R.PHY_STATUS_AUTONEG_DONE : 0);
+      case R.PHY_ID1:
+        return 0x0141;
+      case R.PHY_ID2:
+        return 0x0c20;
+      case R.PHY_LP_ABILITY:
+        return this.linkUp ? 0x45e1 : 0;
+      case R.PHY_1000T_STATUS:
+        return this.linkUp ? 0x3c00 : 0;
+      default:
+        return this.phy[reg]!;
+    }
+  }
+
   // ---------------------------------------------------------------- register writes
 
   /** Latch what the driver wrote since the last look. Returns 1 if anything changed. */
@@ -318,6 +368,7 @@ export class E1000Device {
       this.setLink((ctrl & R.CTRL_SLU) !== 0);
     }
     if (p & PEND_EERD) this.eepromRead();
+    if (p & PEND_MDIC) this.phyAccess();
     if (p & PEND_RX_CONFIG) this.latchReceive();
     if (p & PEND_RX_RING) this.latchRxRing();
     if (p & PEND_TX_CONFIG) this.latchTransmit();

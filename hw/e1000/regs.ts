@@ -136,6 +136,30 @@ export const STATUS_TXOFF = 1 << 4;
 /** SPEED (bits 7:6) = 10b: 1000 Mb/s. */
 export const STATUS_SPEED_1000 = 2 << 6;
 
+// MDIC: the MDI control register, the driver's window on the PHY's registers
+export const MDIC_DATA_MASK = 0xffff;
+export const MDIC_REG_SHIFT = 16;
+export const MDIC_PHY_SHIFT = 21;
+export const MDIC_OP_WRITE = 1 << 26;
+export const MDIC_OP_READ = 2 << 26;
+export const MDIC_READY = 1 << 28;
+export const MDIC_INT_EN = 1 << 29;
+export const MDIC_ERROR = 1 << 30;
+/** The internal PHY's address on the MDI bus. */
+export const PHY_ADDRESS = 1;
+// PHY registers (IEEE 802.3 clause 22) and the bits the model uses.
+export const PHY_CTRL = 0;
+export const PHY_STATUS = 1;
+export const PHY_ID1 = 2;
+export const PHY_ID2 = 3;
+export const PHY_AUTONEG_ADV = 4;
+export const PHY_LP_ABILITY = 5;
+export const PHY_1000T_CTRL = 9;
+export const PHY_1000T_STATUS = 10;
+export const PHY_CTRL_RESET = 1 << 15;
+export const PHY_STATUS_LINK = 1 << 2;
+export const PHY_STATUS_AUTONEG_DONE = 1 << 5;
+
 // EECD bits
 /** An EEPROM is present. */
 export const EECD_EE_PRES = 1 << 8;

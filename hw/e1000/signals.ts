@@ -42,6 +42,8 @@ export const PEND_TX_CONFIG = 1 << 4;
 export const PEND_TX_RING = 1 << 5;
 /** IMS, ICS, ITR: interrupt state to evaluate. */
 export const PEND_IRQ = 1 << 6;
+/** MDIC: a PHY register access. */
+export const PEND_MDIC = 1 << 7;
 
 export const HOST_BYTES = 4096;
 export const HOST_STOP = 0;

@@ -76,6 +76,7 @@ test('writes the device must act on ring its doorbell only when it sleeps; RDT a
   for (const [reg, v] of [
     [R.CTRL, 0],
     [R.EERD, R.EERD_START],
+    [R.MDIC, R.MDIC_OP_READ],
     [R.TCTL, R.TCTL_EN],
     [R.IMS, R.INT_RXT0],
     [R.ICS, R.INT_RXT0],

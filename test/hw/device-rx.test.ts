@@ -394,3 +394,36 @@ test('ring registers rewritten mid-turn: the unpublished head is kept, unless th
   desc.read(b.dma.words, rig.driver.rxAt(5));
   t.is(desc.status, RXD_STAT_DD | RXD_STAT_EOP);
 });
+
+test('MDIC: PHY registers read and written through the MDI bus; status follows the link; a missing PHY is an error', async (t) => {
+  const rig = new Rig();
+  const b = rig.bus;
+  const mdic = (op: number, reg: number, data = 0, phy = R.PHY_ADDRESS, extra = 0) => {
+    b.write32(R.MDIC, op | (phy << R.MDIC_PHY_SHIFT) | (reg << R.MDIC_REG_SHIFT) | data | extra);
+    t.is(b.read32(R.MDIC) & R.MDIC_READY, 0, 'not ready before the device has run');
+    rig.turn();
+    const v = b.read32(R.MDIC);
+    t.not(v & R.MDIC_READY, 0);
+    return v;
+  };
+  t.is(mdic(R.MDIC_OP_READ, R.PHY_ID1) & 0xffff, 0x0141);
+  t.is(mdic(R.MDIC_OP_READ, R.PHY_ID2) & 0xffff, 0x0c20);
+  t.is(mdic(R.MDIC_OP_READ, R.PHY_STATUS) & R.PHY_STATUS_LINK, 0);
+  b.write32(R.CTRL, R.CTRL_SLU);
+  rig.turn();
+  t.is(
+    mdic(R.MDIC_OP_READ, R.PHY_STATUS) & (R.PHY_STATUS_LINK | R.PHY_STATUS_AUTONEG_DONE),
+    R.PHY_STATUS_LINK | R.PHY_STATUS_AUTONEG_DONE,
+  );
+  mdic(R.MDIC_OP_WRITE, R.PHY_AUTONEG_ADV, 0x0de1);
+  t.is(mdic(R.MDIC_OP_READ, R.PHY_AUTONEG_ADV) & 0xffff, 0x0de1);
+  mdic(R.MDIC_OP_WRITE, R.PHY_CTRL, R.PHY_CTRL_RESET | 0x1140);
+  t.is(mdic(R.MDIC_OP_READ, R.PHY_CTRL) & R.PHY_CTRL_RESET, 0, 'PHY reset self-clears');
+  mdic(R.MDIC_OP_WRITE, R.PHY_ID1, 0x1234);
+  t.is(mdic(R.MDIC_OP_READ, R.PHY_ID1) & 0xffff, 0x0141, 'ID registers are read-only');
+  t.not(mdic(R.MDIC_OP_READ, R.PHY_STATUS, 0, 7) & R.MDIC_ERROR, 0, 'no PHY at address 7');
+  b.write32(R.IMS, R.INT_MDAC);
+  mdic(R.MDIC_OP_READ, R.PHY_STATUS, 0, R.PHY_ADDRESS, R.MDIC_INT_EN);
+  t.is(b.read32(R.ICR) & R.INT_MDAC, R.INT_MDAC);
+  t.true(rig.irqs > 0);
+});

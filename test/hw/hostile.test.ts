@@ -252,6 +252,8 @@ const world = (base: number): fc.Arbitrary<World> =>
       tctl: often(fc.constant(R.TCTL_EN | R.TCTL_PSP), u32),
       ims: u32,
       itr: fc.integer({ min: 0, max: 0xffff }),
+      mdic: u32,
+      eerd: u32,
     }),
     descriptors: fc.array(
       fc
@@ -329,6 +331,8 @@ test('hostile memory: random descriptors and register values never throw and nev
     bus.write32(R.TCTL, r.tctl! >>> 0);
     bus.write32(R.IMS, r.ims! >>> 0);
     bus.write32(R.ITR, r.itr!);
+    bus.write32(R.MDIC, r.mdic! >>> 0);
+    bus.write32(R.EERD, r.eerd! >>> 0);
     bus.write32(R.CTRL, linkUp ? R.CTRL_SLU : 0);
     device.service();
 
