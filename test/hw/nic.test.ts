@@ -326,3 +326,33 @@ test('compiled: the NIC starts from dist/ JavaScript and a driver reads its MAC'
   }
   t.is(DESC_BYTES, 16);
 });
+
+test('a device thread that dies is reported: logged, calls refused with HW_ERR_DEVICE_FAILED, waiters see gone', async (t) => {
+  const logs: string[] = [];
+  const nic = await E1000Nic.start({ mac: NIC_MAC, onLog: (m) => logs.push(m) });
+  const bus = new E1000Bus(nic.driverCaps);
+  const waiting = bus.waitInterrupt();
+  // The thread ends without being asked to (as a crash would end it).
+  await (nic as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+  t.is(await waiting, 'gone');
+  t.true(logs.some((l) => /the device thread failed/.test(l)));
+  const e = (await t.throwsAsync(nic.mapRegion(new SharedArrayBuffer(4096)))) as FishnetError;
+  t.true(e.is('HW_ERR_DEVICE_FAILED'));
+  await nic.close();
+  t.false(nic.port.send(frame(NIC_MAC, 64)));
+});
+
+test('a corrupt queue from the host: the device abandons the link, counts it, and keeps serving its driver', async (t) => {
+  await withNic(async (nic, logs) => {
+    const d = driverFor(nic);
+    await d.bringUp();
+    // Move the queue's TAIL word (word 16) far past HEAD, as a broken producer would.
+    const queue = (nic as unknown as { hostPort: { toDevice: { words: Int32Array } } }).hostPort.toDevice;
+    Atomics.add(queue.words, 16, 100_000);
+    nic.port.send(frame(NIC_MAC, 64)); // rings the doorbell
+    await eventually(() => nic.stats().linkFailures === 1);
+    t.is(nic.stats().linkFailures, 1);
+    t.true(await eventually(() => logs.some((l) => /corrupt/.test(l))));
+    t.is(formatMac(await d.readMac()), formatMac(NIC_MAC), 'registers still served');
+  });
+});
