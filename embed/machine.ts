@@ -6,15 +6,22 @@
 // privileged service the machine itself exports. netd and applications join in
 // later layers; until then a program (a test) can hold the netd grant itself.
 
+import type { DriverOptions } from '../actors/e1000n/driver.ts';
+import type { E1000nArgs } from '../actors/e1000n/main.ts';
+import type { NicOptions } from '../actors/e1000n/nic.ts';
 import { E1000Nic } from '../hw/e1000/index.ts';
-import { type FaultOptions, type FramePort, faultInjector, type PcapTapOptions, pcapTap, type SwitchPort } from '../lib/phy/index.ts';
 import { formatMac, type Mac, mac as parseMac } from '../lib/net/index.ts';
+import {
+  type FaultOptions,
+  type FramePort,
+  faultInjector,
+  type PcapTapOptions,
+  pcapTap,
+  type SwitchPort,
+} from '../lib/phy/index.ts';
+import { FishnetError } from '../protocols/errors.ts';
 import { iommu } from '../protocols/generated/iommu.ts';
 import type { ActorRef, Grant, Runtime, SupervisorRef } from '../runtime/index.ts';
-import { FishnetError } from '../protocols/errors.ts';
-import type { E1000nArgs } from '../actors/e1000n/main.ts';
-import type { DriverOptions } from '../actors/e1000n/driver.ts';
-import type { NicOptions } from '../actors/e1000n/nic.ts';
 import type { Network } from './network.ts';
 
 const DRIVER = new URL('../actors/e1000n/main.ts', import.meta.url);
@@ -55,10 +62,18 @@ export class Machine {
   /** Boot a machine on `network`: its NIC up, its driver running and serving. */
   static async boot(rt: Runtime, network: Network, options: MachineOptions): Promise<Machine> {
     if (typeof options?.name !== 'string' || !/^[A-Za-z0-9._-]+$/.test(options.name)) {
-      throw new FishnetError('RT_ERR_BAD_SPEC', `a machine name is letters, digits, '.', '_' or '-', not ${JSON.stringify(options?.name)}`);
+      throw new FishnetError(
+        'RT_ERR_BAD_SPEC',
+        `a machine name is letters, digits, '.', '_' or '-', not ${JSON.stringify(options?.name)}`,
+      );
     }
     const name = options.name;
-    const mac = options.mac === undefined ? macFor(name) : typeof options.mac === 'string' ? parseMac(options.mac) : options.mac;
+    const mac =
+      options.mac === undefined
+        ? macFor(name)
+        : typeof options.mac === 'string'
+          ? parseMac(options.mac)
+          : options.mac;
     const nic = await E1000Nic.start({ mac, name: `${name}/e1000`, dmaBytes: options.nic?.dmaBytes });
     let link: FramePort = nic.port;
     try {
@@ -74,13 +89,20 @@ export class Machine {
         s.rpc.map = async (mem) => ({ base: BigInt(await nic.mapRegion(mem as SharedArrayBuffer)) });
         s.rpc.unmap = async (base) => nic.unmapRegion(Number(base));
       });
-      const args: E1000nArgs = { device: nic.driverCaps, service: `${name}/ether`, nic: options.nic, driver: options.driver };
+      const args: E1000nArgs = {
+        device: nic.driverCaps,
+        service: `${name}/ether`,
+        nic: options.nic,
+        driver: options.driver,
+      };
       const supervisor = await rt.supervise({
         name,
         strategy: 'one_for_one',
         intensity: 3,
         periodMs: 5000,
-        children: [{ id: 'e1000n', module: DRIVER, args, caps: { netd: etherNetd.export, iommu: mmu.connect } }],
+        children: [
+          { id: 'e1000n', module: DRIVER, args, caps: { netd: etherNetd.export, iommu: mmu.connect } },
+        ],
       });
       return new Machine(name, mac, nic, supervisor, etherNetd.connect, link, switchPort, rt);
     } catch (e) {

@@ -16,7 +16,13 @@ function words(b: Uint8Array): Int32Array {
 }
 
 /** dst[dstOff .. dstOff+len) = src[srcOff .. srcOff+len). The caller checked both ranges. */
-export function copyBytes(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, len: number): void {
+export function copyBytes(
+  dst: Uint8Array,
+  dstOff: number,
+  src: Uint8Array,
+  srcOff: number,
+  len: number,
+): void {
   let d = dst.byteOffset + dstOff;
   let s = src.byteOffset + srcOff;
   let i = 0;

@@ -5,11 +5,13 @@
 // (nic.ts), the filters (filters.ts), the receive path (rx.ts), the transmit path
 // (tx.ts), IP fragments (fragments.ts) and each client's session (sessions.ts).
 
-import type { EtherServer } from '../../protocols/generated/ether.ts';
-import type { EtherNetdServer } from '../../protocols/generated/ether_netd.ts';
-import { BufferRole } from '../../protocols/generated/ether.ts';
-import { FishnetError } from '../../protocols/errors.ts';
 import { regs as R } from '../../hw/e1000/index.ts';
+import { MAX_FRAME } from '../../lib/phy/port.ts';
+import { Err, FishnetError } from '../../protocols/errors.ts';
+import type { EtherServer } from '../../protocols/generated/ether.ts';
+import { BufferRole } from '../../protocols/generated/ether.ts';
+import type { EtherNetdServer } from '../../protocols/generated/ether_netd.ts';
+import type { ActorId } from '../../runtime/index.ts';
 import { type BufferId, inside, MAX_BUFFER_BYTES, MIN_BUFFER_BYTES } from './buffers.ts';
 import { type FilterInfo, FilterTable } from './filters.ts';
 import { type FragmentOptions, FragmentTable } from './fragments.ts';
@@ -17,9 +19,6 @@ import type { DriverNic } from './nic.ts';
 import { RxPath } from './rx.ts';
 import { ClientSession, type SessionRx, type SessionTx } from './sessions.ts';
 import { TxPath } from './tx.ts';
-import { MAX_FRAME } from '../../lib/phy/port.ts';
-import { Err } from '../../protocols/errors.ts';
-import type { ActorId } from '../../runtime/index.ts';
 
 /** Buffers one client may hold. */
 export const MAX_BUFFERS_PER_CLIENT = 64;
@@ -88,11 +87,14 @@ export class Driver {
     ep.rpc.get_mac_address = () => ({ hwaddr: BigInt(this.nic.mac) });
     ep.rpc.get_statistics = () => ({
       rx_frames: BigInt(s.stats.rxFrames),
-      rx_dropped: BigInt(s.stats.rxDropped.noPbuf + s.stats.rxDropped.pbufTooSmall + s.stats.rxDropped.ringFull),
+      rx_dropped: BigInt(
+        s.stats.rxDropped.noPbuf + s.stats.rxDropped.pbufTooSmall + s.stats.rxDropped.ringFull,
+      ),
       tx_frames: BigInt(s.stats.txFrames),
       tx_refused: BigInt(s.stats.txRefused + s.stats.txBadPbuf + s.stats.txTooLong + s.stats.txBusy),
     });
-    ep.rx.register_pbuf = (bufferId, pbufId, offset, len) => this.registerPbuf(s, bufferId, pbufId, offset, len);
+    ep.rx.register_pbuf = (bufferId, pbufId, offset, len) =>
+      this.registerPbuf(s, bufferId, pbufId, offset, len);
     ep.rx.transmit_packet = (bufferId, pbufId, offset, len, nr) => {
       this.tx.transmitPacket(s, bufferId, pbufId, offset, len, nr);
       // One TDT write for everything this batch of messages posted.
@@ -104,7 +106,11 @@ export class Driver {
   }
 
   private async registerBuffer(s: ClientSession, buf: unknown, role: number): Promise<{ buffer_id: number }> {
-    if (!(buf instanceof SharedArrayBuffer) || buf.byteLength < MIN_BUFFER_BYTES || buf.byteLength > MAX_BUFFER_BYTES) {
+    if (
+      !(buf instanceof SharedArrayBuffer) ||
+      buf.byteLength < MIN_BUFFER_BYTES ||
+      buf.byteLength > MAX_BUFFER_BYTES
+    ) {
       throw new FishnetError(
         'E1000_ERR_BAD_BUFFER',
         `a buffer is a SharedArrayBuffer of ${MIN_BUFFER_BYTES}..${MAX_BUFFER_BYTES} bytes`,
@@ -135,7 +141,13 @@ export class Driver {
     this.dropBuffer(b);
   }
 
-  private registerPbuf(s: ClientSession, bufferId: number, pbufId: number, offset: number, len: number): void {
+  private registerPbuf(
+    s: ClientSession,
+    bufferId: number,
+    pbufId: number,
+    offset: number,
+    len: number,
+  ): void {
     const b = s.rx.get(bufferId);
     let err = 0;
     if (b === undefined || !b.alive) err = Err.E1000_ERR_BUFFER_NOT_FOUND;
@@ -201,7 +213,10 @@ export class Driver {
       const b = this.buffers.get(id);
       if (b?.role !== 'rx') throw new FishnetError('E1000_ERR_BUFFER_NOT_FOUND', `RX buffer ${id}`);
       if (b.owner !== netd) {
-        throw new FishnetError('E1000_ERR_NOT_OWNER', `buffer ${id} belongs to actor ${b.owner}, not to netd`);
+        throw new FishnetError(
+          'E1000_ERR_NOT_OWNER',
+          `buffer ${id} belongs to actor ${b.owner}, not to netd`,
+        );
       }
       this.rx.defaultBuffer = b;
     };
@@ -218,7 +233,9 @@ export class Driver {
         rx_unclaimed: BigInt(this.rx.stats.unclaimed),
         rx_dropped: BigInt(this.rxDropped()),
         tx_frames: BigInt(this.tx.stats.frames),
-        tx_refused: BigInt(this.tx.stats.refused + this.tx.stats.badPbuf + this.tx.stats.tooLong + this.tx.stats.busy),
+        tx_refused: BigInt(
+          this.tx.stats.refused + this.tx.stats.badPbuf + this.tx.stats.tooLong + this.tx.stats.busy,
+        ),
         fragments_pending: BigInt(f.entries),
       };
     };

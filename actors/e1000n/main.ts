@@ -6,11 +6,11 @@
 // work, then it sleeps until the device raises its interrupt line.
 
 import type { E1000DriverCaps } from '../../hw/e1000/index.ts';
+import { regs as R } from '../../hw/e1000/index.ts';
 import { ether } from '../../protocols/generated/ether.ts';
 import { ether_netd } from '../../protocols/generated/ether_netd.ts';
 import { iommu } from '../../protocols/generated/iommu.ts';
 import { type CapabilityRef, defineActor } from '../../runtime/index.ts';
-import { regs as R } from '../../hw/e1000/index.ts';
 import { Driver, type DriverOptions } from './driver.ts';
 import { DriverNic, type NicOptions } from './nic.ts';
 

@@ -96,7 +96,8 @@ export class DriverNic {
     for (let i = 0; i < this.headerSlots; i++) this.freeSlots[i] = this.headerSlots - 1 - i;
     this.freeCount = this.headerSlots;
     this.itr = opts.itr ?? 0;
-    for (let i = 0; i < this.rxCount; i++) this.rxViews.push(this.bytes.subarray(this.rxBuf(i), this.rxBuf(i) + RX_BUFFER));
+    for (let i = 0; i < this.rxCount; i++)
+      this.rxViews.push(this.bytes.subarray(this.rxBuf(i), this.rxBuf(i) + RX_BUFFER));
     for (let i = 0; i < this.headerSlots; i++) {
       const at = this.headers + i * HEADER_SLOT;
       this.slotViews.push(this.bytes.subarray(at, at + HEADER_SLOT));
@@ -231,7 +232,13 @@ export class DriverNic {
    */
   postTx(addr: number, len: number, last: boolean, token: number): void {
     const i = this.txTail;
-    writeTx(this.words, this.txDesc(i), addr, len, last ? TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS : TXD_CMD_IFCS);
+    writeTx(
+      this.words,
+      this.txDesc(i),
+      addr,
+      len,
+      last ? TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS : TXD_CMD_IFCS,
+    );
     this.txToken[i] = last ? token : -1;
     this.txTail = (i + 1) % this.txCount;
   }
@@ -284,7 +291,8 @@ export class DriverNic {
     const end = performance.now() + 2000;
     while (!ok()) {
       if (this.bus.gone) throw new FishnetError('E1000_ERR_DEVICE', `${what}: the device is gone`);
-      if (performance.now() > end) throw new FishnetError('E1000_ERR_DEVICE', `${what}: the device did not answer`);
+      if (performance.now() > end)
+        throw new FishnetError('E1000_ERR_DEVICE', `${what}: the device did not answer`);
       await tick();
     }
   }
@@ -300,4 +308,3 @@ function ring(n: number, what: string): number {
 function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }
-

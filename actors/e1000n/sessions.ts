@@ -57,13 +57,30 @@ export class ClientSession {
   }
 
   addRx(id: BufferId, bytes: Uint8Array): SessionRx {
-    const b: SessionRx = { id, owner: this.peer, session: this, bytes, alive: true, role: 'rx', pbufs: new PbufRing() };
+    const b: SessionRx = {
+      id,
+      owner: this.peer,
+      session: this,
+      bytes,
+      alive: true,
+      role: 'rx',
+      pbufs: new PbufRing(),
+    };
     this.rx.set(id, b);
     return b;
   }
 
   addTx(id: BufferId, bytes: Uint8Array, phys: number): SessionTx {
-    const b: SessionTx = { id, owner: this.peer, session: this, bytes, alive: true, role: 'tx', phys, inFlight: 0 };
+    const b: SessionTx = {
+      id,
+      owner: this.peer,
+      session: this,
+      bytes,
+      alive: true,
+      role: 'tx',
+      phys,
+      inFlight: 0,
+    };
     this.tx.set(id, b);
     return b;
   }

@@ -137,7 +137,13 @@ export class TxPath {
       skip = 0;
       this.nic.postTx(b.phys + off, piece, k === n - 1, slot);
     }
-    const f = (this.inFlight[slot] ??= { session: s, buffer: b, slot, count: 0, pbufIds: new Uint32Array(MAX_PBUFS_PER_FRAME) });
+    const f = (this.inFlight[slot] ??= {
+      session: s,
+      buffer: b,
+      slot,
+      count: 0,
+      pbufIds: new Uint32Array(MAX_PBUFS_PER_FRAME),
+    });
     f.session = s;
     f.buffer = b;
     f.count = n;

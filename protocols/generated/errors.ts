@@ -91,6 +91,14 @@ export const Err = {
   LINK_ERR_ALREADY_ATTACHED: 0xa01,
   LINK_ERR_SOCKET: 0xa02,
   LINK_ERR_CAPTURE_FILE: 0xa03,
+  HW_ERR_BAD_REGISTER: 0xb01,
+  HW_ERR_BAD_ADDRESS: 0xb02,
+  HW_ERR_BAD_REGION: 0xb03,
+  HW_ERR_ADDRESS_SPACE_FULL: 0xb04,
+  HW_ERR_BAD_CAPS: 0xb05,
+  HW_ERR_BAD_OPTION: 0xb06,
+  HW_ERR_CLOSED: 0xb07,
+  HW_ERR_DEVICE_FAILED: 0xb08,
 } as const;
 
 export type ErrName = keyof typeof Err;
@@ -177,4 +185,12 @@ export const ERROR_ENTRIES: readonly ErrorEntry[] = [
   { name: 'LINK_ERR_ALREADY_ATTACHED', code: 0xa01, failure: true, text: "The port is already attached to this switch", subsystem: 'link' },
   { name: 'LINK_ERR_SOCKET', code: 0xa02, failure: true, text: "The link's UDP socket could not be opened or bound", subsystem: 'link' },
   { name: 'LINK_ERR_CAPTURE_FILE', code: 0xa03, failure: true, text: "The capture file could not be opened or written", subsystem: 'link' },
+  { name: 'HW_ERR_BAD_REGISTER', code: 0xb01, failure: true, text: "Register access outside the register window, or not at a 32-bit aligned offset", subsystem: 'hw' },
+  { name: 'HW_ERR_BAD_ADDRESS', code: 0xb02, failure: true, text: "The physical address range does not lie inside the memory it names", subsystem: 'hw' },
+  { name: 'HW_ERR_BAD_REGION', code: 0xb03, failure: true, text: "A DMA region must be a non-empty SharedArrayBuffer, mapped at most once at a time", subsystem: 'hw' },
+  { name: 'HW_ERR_ADDRESS_SPACE_FULL', code: 0xb04, failure: true, text: "No physical address space is left for another region", subsystem: 'hw' },
+  { name: 'HW_ERR_BAD_CAPS', code: 0xb05, failure: true, text: "These are not the capabilities of an emulated device", subsystem: 'hw' },
+  { name: 'HW_ERR_BAD_OPTION', code: 0xb06, failure: true, text: "Invalid option for the emulated NIC", subsystem: 'hw' },
+  { name: 'HW_ERR_CLOSED', code: 0xb07, failure: true, text: "The emulated NIC is closed", subsystem: 'hw' },
+  { name: 'HW_ERR_DEVICE_FAILED', code: 0xb08, failure: true, text: "The device thread failed", subsystem: 'hw' },
 ];
