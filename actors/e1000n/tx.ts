@@ -59,7 +59,7 @@ export class TxPath {
     offset: number,
     len: number,
     nrPbufs: number,
-  ): void {
+  ): undefined {
     const g = s.gather;
     if (g.count > 0 && (nrPbufs !== g.expected || bufferId !== g.bufferId)) {
       // Not the rest of the frame being gathered: that frame is spoilt, and so is this pbuf.
@@ -89,7 +89,7 @@ export class TxPath {
   }
 
   /** Every pbuf gathered so far gets its tx_done with `err`, now. */
-  private spoil(s: ClientSession, err: number): void {
+  private spoil(s: ClientSession, err: number): undefined {
     const g = s.gather;
     this.stats.badPbuf++;
     s.stats.txBadPbuf++;
@@ -97,7 +97,7 @@ export class TxPath {
     g.count = 0;
   }
 
-  private send(s: ClientSession, b: SessionTx, n: number): void {
+  private send(s: ClientSession, b: SessionTx, n: number): undefined {
     const g = s.gather;
     let total = 0;
     for (let k = 0; k < n; k++) total += g.lengths[k]!;
@@ -177,7 +177,7 @@ export class TxPath {
     f.count = 0;
   }
 
-  private refuse(s: ClientSession, n: number, err: number, why: 'refused' | 'tooLong' | 'busy'): void {
+  private refuse(s: ClientSession, n: number, err: number, why: 'refused' | 'tooLong' | 'busy'): undefined {
     this.stats[why]++;
     if (why === 'refused') s.stats.txRefused++;
     else if (why === 'tooLong') s.stats.txTooLong++;
