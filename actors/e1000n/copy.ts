@@ -1,16 +1,23 @@
-// Copying frames between memories without allocating per frame: 32-bit words where
-// both ends are aligned, bytes for the rest. Exactly `len` bytes are written, never
-// more: the bytes after a frame in a private buffer belong to earlier frames, which
-// may have been another client's.
+// Frame copies between any two views (a private receive buffer, a client's buffer,
+// a held fragment), without allocating per frame: the views are resolved to whole-
+// buffer byte and word arrays, made once per buffer, and lib/shm's word copy does the
+// rest. Exactly `len` bytes are written: the bytes after a frame in a private buffer
+// are earlier frames', which may have been another client's.
 
-const views = new WeakMap<ArrayBufferLike, Int32Array>();
+import { copyBytes as copyWhole, wordsOf } from '../../lib/shm/copy.ts';
 
-/** An Int32Array over the whole of a memory (made once per memory). */
-function words(b: Uint8Array): Int32Array {
-  let w = views.get(b.buffer);
+interface Whole {
+  readonly bytes: Uint8Array;
+  readonly words: Int32Array;
+}
+
+const wholes = new WeakMap<ArrayBufferLike, Whole>();
+
+function whole(v: Uint8Array): Whole {
+  let w = wholes.get(v.buffer);
   if (w === undefined) {
-    w = new Int32Array(b.buffer, 0, b.buffer.byteLength >>> 2);
-    views.set(b.buffer, w);
+    w = { bytes: new Uint8Array(v.buffer), words: wordsOf(v.buffer) };
+    wholes.set(v.buffer, w);
   }
   return w;
 }
@@ -23,19 +30,7 @@ export function copyBytes(
   srcOff: number,
   len: number,
 ): void {
-  let d = dst.byteOffset + dstOff;
-  let s = src.byteOffset + srcOff;
-  let i = 0;
-  if (len >= 32 && (d & 3) === 0 && (s & 3) === 0) {
-    const dw = words(dst);
-    const sw = words(src);
-    const n = len >>> 2;
-    const dw0 = d >>> 2;
-    const sw0 = s >>> 2;
-    for (let k = 0; k < n; k++) dw[dw0 + k] = sw[sw0 + k]!;
-    i = n << 2;
-  }
-  d = dstOff + i;
-  s = srcOff + i;
-  for (; i < len; i++) dst[d++] = src[s++]!;
+  const d = whole(dst);
+  const s = whole(src);
+  copyWhole(d.bytes, d.words, dst.byteOffset + dstOff, s.bytes, s.words, src.byteOffset + srcOff, len);
 }
