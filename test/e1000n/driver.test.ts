@@ -127,3 +127,150 @@ test('a client sends through its transmit filter; a frame the filter refuses nev
     t.is(st.tx_frames, 2);
     t.is(st.tx_refused, 3);
   }));
+
+test('bad pbufs: outside the buffer, in another client buffer, too short, the wrong role: refused, nothing read or written', (t) =>
+  withMachine(t, async (r) => {
+    const a = await r.client();
+    const b = await r.client();
+    await r.open(a, 7000);
+    const ia = await a.api.ids();
+    const ib = await b.api.ids();
+    // register_pbuf: outside a's RX buffer, in b's RX buffer, shorter than a frame, in a's TX buffer.
+    await a.api.registerPbuf(ia.rx, 900, 2048 * 64 - 100, 2048);
+    await a.api.registerPbuf(ib.rx, 901, 0, 2048);
+    await a.api.registerPbuf(ia.rx, 902, 0, 100);
+    await a.api.registerPbuf(ia.tx, 903, 0, 2048);
+    t.true(await eventually(async () => (await a.api.refused()).length === 4));
+    t.deepEqual(await a.api.refused(), [
+      [900, Err.E1000_ERR_BAD_PBUF],
+      [901, Err.E1000_ERR_BUFFER_NOT_FOUND],
+      [902, Err.E1000_ERR_BAD_PBUF],
+      [903, Err.E1000_ERR_BUFFER_NOT_FOUND],
+    ]);
+    // transmit_packet: outside the TX buffer, b's TX buffer, a zero length, nr_pbufs 0, a frame
+    // whose pbufs name two buffers: each gets its tx_done with E1000_ERR_BAD_PBUF.
+    const codes = await a.api.raw([
+      [ia.tx, 1, 2048 * 64 - 10, 60, 1],
+      [ib.tx, 2, 0, 60, 1],
+      [ia.tx, 3, 0, 0, 1],
+      [ia.tx, 4, 0, 60, 0],
+      [ia.tx, 5, 0, 30, 2],
+      [ia.rx, 6, 0, 30, 2],
+    ]);
+    t.deepEqual(codes, Array(6).fill(Err.E1000_ERR_BAD_PBUF));
+    await new Promise((res) => setTimeout(res, 50));
+    t.is(r.onWire.length, 0, 'nothing went out');
+  }));
+
+test('a client that never returns its pbufs loses its own frames and stalls nobody else', (t) =>
+  withMachine(t, async (r) => {
+    const greedy = await r.client({ pbufs: 4, hold: true });
+    const good = await r.client();
+    await r.open(greedy, 7000);
+    await r.open(good, 8000);
+    for (let i = 0; i < 200; i++) {
+      r.wire.send(udp(r.m.mac, 7000, i));
+      r.wire.send(udp(r.m.mac, 8000, i));
+      if (i % 50 === 49) await new Promise((res) => setTimeout(res, 5));
+    }
+    t.true(await eventually(async () => (await good.api.received()).count === 200));
+    t.is((await greedy.api.received()).count, 4);
+    const s = await greedy.api.statistics();
+    t.is(s.rx_dropped, 196, 'each frame it could not take is counted, for it');
+    t.is((await good.api.statistics()).rx_dropped, 0);
+  }));
+
+test('a client that rewrites its header from another thread after transmit_packet cannot get a forged frame out', (t) =>
+  withMachine(t, async (r) => {
+    const a = await r.client();
+    await r.open(a, 7000);
+    const good = udpFrame({
+      dstMac: PEER_MAC,
+      srcMac: r.m.mac,
+      src: MACHINE_IP,
+      dst: PEER_IP,
+      srcPort: 7000,
+      dstPort: 5000,
+      payload: new Uint8Array(1200).fill(7),
+    });
+    // A thread flips the source port (bytes 34-35) between 7000 and 6666 as fast as it can.
+    await a.api.flip(34, [0x1a, 0x0a]);
+    // Send until some copies have caught the forged port (however this machine schedules the thread).
+    let sent = 0;
+    let refused = 0;
+    for (let i = 0; i < 3000 && (refused < 5 || sent < 50); i++) {
+      const [code] = await a.api.send(Array.from(good));
+      if (code === Err.OK) sent++;
+      else if (code === Err.ETHSRV_ERR_TX_REFUSED) refused++;
+    }
+    await a.api.stopFlip();
+    t.true(await r.wireCount(sent));
+    await new Promise((res) => setTimeout(res, 100));
+    const ports = r.onWire.map((f) => (f[34]! << 8) | f[35]!);
+    t.is(r.onWire.length, sent);
+    t.true(
+      ports.every((p) => p === 7000),
+      `ports on the wire: ${[...new Set(ports)].join(', ')}`,
+    );
+    t.true(
+      sent > 0 && sent < 300,
+      `accepted ${sent} of 300: some copies caught the forged port, and were refused`,
+    );
+  }));
+
+test("a client's death frees its buffers, pbufs and filters at once; the others keep their traffic", (t) =>
+  withMachine(t, async (r) => {
+    const a = await r.client();
+    const b = await r.client();
+    const fa = await r.open(a, 7000);
+    await r.open(b, 8000);
+    const driver = () =>
+      r.m.driver.api.statistics() as Promise<{ clients: { actor: number }[]; filters: { id: number }[] }>;
+    t.is((await driver()).filters.length, 2);
+    await a.kill();
+    t.true(await eventually(async () => (await driver()).clients.every((c) => c.actor !== a.id)));
+    const s = await driver();
+    t.deepEqual(
+      s.filters.map((f) => f.id).filter((id) => id === fa),
+      [],
+      "the dead client's filter is gone",
+    );
+    t.is(s.filters.length, 1);
+    // Frames for the dead client's port now go to the default buffer; b's still reach b.
+    r.wire.send(udp(r.m.mac, 7000, 1));
+    r.wire.send(udp(r.m.mac, 8000, 2));
+    t.true(await eventually(async () => (await b.api.received()).count === 1));
+    t.true(await eventually(async () => (await r.netd.api.received()).length === 1));
+  }));
+
+test('ether_netd: filters must verify and bind one client, the default buffer must be netd own', (t) =>
+  withMachine(t, async (r) => {
+    const a = await r.client();
+    const b = await r.client();
+    const ia = await a.api.ids();
+    const ib = await b.api.ids();
+    const fail = (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e) => e.errName as string,
+      );
+    t.is(
+      await fail(r.netd.api.registerFilter(ia.rx, ib.tx, 'int8[0] == 1', 'int8[0] == 1')),
+      'E1000_ERR_NOT_OWNER',
+    );
+    t.is(
+      await fail(r.netd.api.registerFilter(ia.tx, ia.tx, 'int8[0] == 1', 'int8[0] == 1')),
+      'FILTER_ERR_BUFF_NOT_FOUND',
+    );
+    t.is(
+      await fail(
+        r.netd.api.registerRawFilter(ia.rx, ia.tx, new Uint8Array([0x99]), new Uint8Array([0x61, 1])),
+      ),
+      'FILTER_ERR_BAD_CODE',
+    );
+    t.is(await fail(r.netd.api.setDefault(ia.rx)), 'E1000_ERR_NOT_OWNER');
+    t.is(await fail(r.netd.api.deregisterFilter(4242)), 'FILTER_ERR_FILTER_NOT_FOUND');
+    t.is(await r.netd.api.owner(ia.rx), a.id);
+    t.is(await fail(r.netd.api.owner(99999)), 'E1000_ERR_BUFFER_NOT_FOUND');
+    t.is(await r.netd.api.mac(), r.m.mac);
+  }));
