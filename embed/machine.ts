@@ -35,7 +35,18 @@ export interface MachineOptions {
   readonly pcap?: string | { readonly file: string; readonly options?: PcapTapOptions };
   /** Faults on the NIC's link (drop, duplicate, corrupt, reorder, delay). */
   readonly faults?: FaultOptions;
-  readonly nic?: NicOptions & { readonly dmaBytes?: number };
+  readonly nic?: NicOptions & { readonly dmaBytes?: number; readonly queueFrames?: number };
+  /**
+   * How long each thread on the data path looks for more work before it sleeps, in
+   * turns of its loop: the device's, its host port's, the driver's service loop, the
+   * driver's rings to clients. Longer polls trade CPU for latency.
+   */
+  readonly poll?: {
+    readonly device?: number;
+    readonly host?: number;
+    readonly driver?: number;
+    readonly rings?: number;
+  };
   readonly driver?: DriverOptions;
 }
 
@@ -74,7 +85,15 @@ export class Machine {
         : typeof options.mac === 'string'
           ? parseMac(options.mac)
           : options.mac;
-    const nic = await E1000Nic.start({ mac, name: `${name}/e1000`, dmaBytes: options.nic?.dmaBytes });
+    const nic = await E1000Nic.start({
+      mac,
+      name: `${name}/e1000`,
+      // Room for a receive ring of 2048 private 2 KiB buffers and the header slots.
+      dmaBytes: options.nic?.dmaBytes ?? 16 << 20,
+      queueFrames: options.nic?.queueFrames,
+      devicePollTurns: options.poll?.device,
+      hostPollTurns: options.poll?.host,
+    });
     let link: FramePort = nic.port;
     try {
       if (options.faults) link = faultInjector(link, options.faults);
@@ -94,6 +113,8 @@ export class Machine {
         service: `${name}/ether`,
         nic: options.nic,
         driver: options.driver,
+        pollTurns: options.poll?.driver,
+        ringPollTurns: options.poll?.rings,
       };
       const supervisor = await rt.supervise({
         name,

@@ -10,6 +10,7 @@ import { regs as R } from '../../hw/e1000/index.ts';
 import { ether } from '../../protocols/generated/ether.ts';
 import { ether_netd } from '../../protocols/generated/ether_netd.ts';
 import { iommu } from '../../protocols/generated/iommu.ts';
+import { setDefaultPollBudget } from '../../runtime/binding/transport-mux.ts';
 import { type CapabilityRef, defineActor } from '../../runtime/index.ts';
 import { Driver, type DriverOptions } from './driver.ts';
 import { DriverNic, type NicOptions } from './nic.ts';
@@ -20,8 +21,10 @@ export interface E1000nArgs {
   readonly service?: string;
   readonly nic?: NicOptions;
   readonly driver?: DriverOptions;
-  /** Turns of the event loop to poll the rings after work before sleeping on the interrupt line. Default 4. */
+  /** Turns of the event loop to poll the device after work before sleeping on the interrupt line. Default 4. */
   readonly pollTurns?: number;
+  /** Turns each client ring is looked at again before its reader sleeps (the runtime's default otherwise). */
+  readonly ringPollTurns?: number;
 }
 
 export default defineActor(async (ctx, args: E1000nArgs) => {
@@ -29,6 +32,7 @@ export default defineActor(async (ctx, args: E1000nArgs) => {
   if (!caps.netd || !caps.iommu) {
     throw new Error('e1000n needs the capabilities `netd` (export ether_netd) and `iommu` (connect)');
   }
+  if (args.ringPollTurns !== undefined) setDefaultPollBudget(args.ringPollTurns);
   const nic = new DriverNic(args.device, args.nic);
   await nic.bringUp();
   const mmu = await ctx.connect(iommu, caps.iommu);
@@ -61,7 +65,10 @@ export default defineActor(async (ctx, args: E1000nArgs) => {
     }
   })();
 
-  await ctx.serve(ether, args.service ?? 'ether', (ep) => driver.client(ep));
+  // The data path's rings: room for a burst of a whole receive ring per client.
+  await ctx.serve(ether, args.service ?? 'ether', (ep) => driver.client(ep), {
+    ring: { capacity: 2048, maxCapacity: 8192 },
+  });
   await ctx.serve(ether_netd, caps.netd, (ep) => driver.netd(ep));
   ctx.onShutdown(async () => {
     running = false;

@@ -30,7 +30,7 @@ export const RX_BUFFER = 2048;
 export const HEADER_SLOT = 256;
 
 export interface NicOptions {
-  /** Receive descriptors (a multiple of 8). Default 512. */
+  /** Receive descriptors (a multiple of 8). Default 2048: a burst the driver has not yet drained waits here rather than being missed. */
   readonly rxDescriptors?: number;
   /** Transmit descriptors (a multiple of 8). Default 512. */
   readonly txDescriptors?: number;
@@ -77,7 +77,7 @@ export class DriverNic {
     this.bus = new E1000Bus(caps);
     this.words = this.bus.dma.words;
     this.bytes = this.bus.dma.bytes;
-    this.rxCount = ring(opts.rxDescriptors ?? 512, 'rxDescriptors');
+    this.rxCount = ring(opts.rxDescriptors ?? 2048, 'rxDescriptors');
     this.txCount = ring(opts.txDescriptors ?? 512, 'txDescriptors');
     this.headerSlots = opts.headerSlots ?? 2048;
     this.rxRing = 0;
