@@ -105,12 +105,13 @@ async function delivered(s: Setup): Promise<number> {
 
 /** Offer `total` frames as fast as the link takes them; frames/s delivered into clients' pbufs. */
 /** Offer frames on the NIC's end of the link, a window of them in flight at most. */
-async function offer(s: Setup, fs: Uint8Array[], total: number): Promise<void> {
+async function offer(s: Setup, fs: Uint8Array[], total: number, completed?: () => number): Promise<void> {
   const port = s.m.nic.port;
   const start = Atomics.load(s.progress, 0);
+  const finished = completed ?? (() => Atomics.load(s.progress, 0) - start);
   let sent = 0;
   while (sent < total) {
-    const done = Atomics.load(s.progress, 0) - start;
+    const done = finished();
     while (sent < total && sent - done < WINDOW && port.send(fs[sent % fs.length]!)) sent++;
     if (sent < total) await new Promise<void>((r) => setImmediate(r));
   }
@@ -166,7 +167,8 @@ async function echoRate(s: Setup, size: 64 | 1500, total: number) {
   });
   const fs = frames(s.m, s.clients.length, size);
   const t0 = performance.now();
-  await offer(s, fs, total);
+  // In flight until its echo is back on the wire.
+  await offer(s, fs, total, () => back);
   let last = -1;
   while (back !== last) {
     last = back;
