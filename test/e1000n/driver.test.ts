@@ -3,6 +3,7 @@
 // filter claims them; what clients send goes through the transmit filters and out.
 import test from 'ava';
 import { arpFilter, arpTransmitFilter } from '../../lib/bfdmux/index.ts';
+import { fragmentIpv4 } from '../../lib/lwip/ipv4-fragment.ts';
 import { arpFrame, BROADCAST_MAC, type Mac, udpFrame } from '../../lib/net/index.ts';
 import { Err } from '../../protocols/errors.ts';
 import { MACHINE_IP, PEER_IP, PEER_MAC, withMachine } from '../helpers/machine.ts';
@@ -273,4 +274,36 @@ test('ether_netd: filters must verify and bind one client, the default buffer mu
     t.is(await r.netd.api.owner(ia.rx), a.id);
     t.is(await fail(r.netd.api.owner(99999)), 'E1000_ERR_BUFFER_NOT_FOUND');
     t.is(await r.netd.api.mac(), r.m.mac);
+  }));
+
+test('IP fragments through the driver: the first fragment decides, early ones wait, both flows sharing an id arrive', (t) =>
+  withMachine(t, async (r) => {
+    const a = await r.client();
+    const b = await r.client();
+    await r.open(a, 7000);
+    await r.open(b, 8000);
+    const frag = (dstPort: number, src: number, id: number) => {
+      const whole = udpFrame({
+        dstMac: r.m.mac as Mac,
+        srcMac: PEER_MAC,
+        src: src as never,
+        dst: MACHINE_IP,
+        srcPort: 5000,
+        dstPort,
+        id,
+        payload: new Uint8Array(3000).fill(dstPort & 0xff),
+      });
+      const f = fragmentIpv4(whole.subarray(14), 1000);
+      if (!f.ok) throw new Error(f.error);
+      return f.fragments.map((ip) => new Uint8Array([...whole.subarray(0, 14), ...ip]));
+    };
+    const fa = frag(7000, PEER_IP, 42);
+    const fb = frag(8000, PEER_IP + 1, 42);
+    // b's later fragments before its first, interleaved with a's.
+    for (const f of [fb[2]!, fa[0]!, fb[1]!, fa[1]!, fa[2]!, fa[3]!, fb[0]!, fb[3]!]) r.wire.send(f);
+    t.true(await eventually(async () => (await a.api.received()).count === fa.length));
+    t.true(await eventually(async () => (await b.api.received()).count === fb.length));
+    const s = (await r.m.driver.api.statistics()) as { fragments: { delivered: number; held: number } };
+    t.is(s.fragments.delivered, fa.length + fb.length);
+    t.is(s.fragments.held, 2);
   }));
