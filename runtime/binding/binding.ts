@@ -244,14 +244,7 @@ export class Binding {
     if (this.ended) return;
     // The news of the death can overtake the peer's last frames (they travel on
     // different channels): deliver what it sent before it died, then end.
-    for (
-      let m = receiveMessageOnPort(this.port);
-      m !== undefined && !this.ended;
-      m = receiveMessageOnPort(this.port)
-    ) {
-      this.receive(m.message, undefined);
-    }
-    this.codec?.drainBeforeEnd?.();
+    this.drainPort();
     this.end({ kind: 'peer-died', reason });
   }
 
@@ -261,6 +254,12 @@ export class Binding {
    */
   peerClosed(): void {
     if (this.ended) return;
+    this.drainPort();
+    this.end({ kind: 'closed', by: 'peer' });
+  }
+
+  /** Deliver every frame (and ring slot) the peer sent that is still queued. */
+  private drainPort(): void {
     for (
       let m = receiveMessageOnPort(this.port);
       m !== undefined && !this.ended;
@@ -269,7 +268,6 @@ export class Binding {
       this.receive(m.message, undefined);
     }
     this.codec?.drainBeforeEnd?.();
-    this.end({ kind: 'closed', by: 'peer' });
   }
 
   /** @internal attach the typed stubs. A binding carries one codec. */
