@@ -307,3 +307,15 @@ test('IP fragments through the driver: the first fragment decides, early ones wa
     t.is(s.fragments.delivered, fa.length + fb.length);
     t.is(s.fragments.held, 2);
   }));
+
+test("netd's death leaves the filters it registered: clients keep their traffic", (t) =>
+  withMachine(t, async (r) => {
+    const a = await r.client();
+    await r.open(a, 7000);
+    await r.netd.kill();
+    r.wire.send(udp(r.m.mac, 7000, 1));
+    t.true(await eventually(async () => (await a.api.received()).count === 1));
+    const s = (await r.m.driver.api.statistics()) as { filters: unknown[]; defaultBuffer?: number };
+    t.is(s.filters.length, 1);
+    t.is(s.defaultBuffer, undefined, "netd's own buffer went with it");
+  }));
