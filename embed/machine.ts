@@ -9,8 +9,12 @@
 import type { DriverOptions } from '../actors/e1000n/driver.ts';
 import type { E1000nArgs } from '../actors/e1000n/main.ts';
 import type { NicOptions } from '../actors/e1000n/nic.ts';
+import type { DhcpOptions } from '../actors/netd/dhcp.ts';
+import type NetdActor from '../actors/netd/main.ts';
+import type { NetdArgs } from '../actors/netd/main.ts';
+import type { PortRange } from '../actors/netd/ports.ts';
 import { E1000Nic } from '../hw/e1000/index.ts';
-import { formatMac, type Mac, mac as parseMac } from '../lib/net/index.ts';
+import { formatIpv4, formatMac, type Ipv4Addr, ipv4, type Mac, mac as parseMac } from '../lib/net/index.ts';
 import {
   type FaultOptions,
   type FramePort,
@@ -21,14 +25,43 @@ import {
 } from '../lib/phy/index.ts';
 import { FishnetError } from '../protocols/errors.ts';
 import { iommu } from '../protocols/generated/iommu.ts';
-import type { ActorRef, Grant, Runtime, SupervisorRef } from '../runtime/index.ts';
+import type { ActorRef, ApiOf, Grant, Runtime, SupervisorRef } from '../runtime/index.ts';
 import type { Network } from './network.ts';
 
 const DRIVER = new URL('../actors/e1000n/main.ts', import.meta.url);
+const NETD = new URL('../actors/netd/main.ts', import.meta.url);
+
+/** netd's arguments from the machine's options: '10.0.0.2/24' becomes an address and a mask. */
+function netdArgs(name: string, o: MachineOptions): NetdArgs {
+  const a = o.address!;
+  if (typeof a !== 'string') return { machine: name, address: a, ephemeral: o.ephemeral };
+  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(a);
+  if (!m || Number(m[2]) > 32) {
+    throw new FishnetError('RT_ERR_BAD_SPEC', `address must be like '10.0.0.2/24', not ${JSON.stringify(a)}`);
+  }
+  const ip = ipv4(m[1]!); // throws a TypeError naming the bad part
+  const bits = Number(m[2]);
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  if (o.gateway !== undefined) ipv4(o.gateway);
+  return {
+    machine: name,
+    address: { ip: formatIpv4(ip), mask: formatIpv4(mask as Ipv4Addr), gw: o.gateway },
+    ephemeral: o.ephemeral,
+  };
+}
 
 export interface MachineOptions {
-  /** Unique on the runtime: services are named `<name>/ether`, `<name>/ether_netd`. */
+  /** Unique on the runtime: services are named `<name>/ether`, `<name>/netd`, ... */
   readonly name: string;
+  /**
+   * The machine's address, for its netd: '10.0.0.2/24' (with `gateway`), or
+   * { dhcp: { timeoutMs? } }. Without it the machine runs no netd (a program may
+   * stand in for it with `netdGrant`).
+   */
+  readonly address?: string | { readonly dhcp: DhcpOptions };
+  readonly gateway?: string;
+  /** netd's ephemeral port range (default 49152-65535). */
+  readonly ephemeral?: PortRange;
   /** The NIC's MAC (default: one made from the name, locally administered). */
   readonly mac?: Mac | string;
   /** Record the NIC's link in a pcap file (tcpdump, Wireshark). */
@@ -65,6 +98,8 @@ export class Machine {
     readonly supervisor: SupervisorRef,
     /** What netd is handed to bind the driver's control interface. */
     readonly netdGrant: Grant,
+    /** What an application is handed to open ports below 1024 (it binds `<name>/netd-priv`). */
+    readonly lowPortGrant: Grant,
     private readonly link: FramePort,
     private readonly switchPort: SwitchPort,
     private readonly rt: Runtime,
@@ -85,6 +120,8 @@ export class Machine {
         : typeof options.mac === 'string'
           ? parseMac(options.mac)
           : options.mac;
+    // Checked before anything starts: a bad address is refused, naming it.
+    const nargs = options.address === undefined ? undefined : netdArgs(name, options);
     const nic = await E1000Nic.start({
       mac,
       name: `${name}/e1000`,
@@ -103,6 +140,7 @@ export class Machine {
       }
       const switchPort = network.attach(link);
       const etherNetd = rt.privileged(`${name}/ether_netd`);
+      const lowPorts = rt.privileged(`${name}/netd-priv`);
       const mmu = rt.privileged(`${name}/iommu`);
       rt.serve(iommu, `${name}/iommu`, (s) => {
         s.rpc.map = async (mem) => ({ base: BigInt(await nic.mapRegion(mem as SharedArrayBuffer)) });
@@ -118,19 +156,45 @@ export class Machine {
       };
       const supervisor = await rt.supervise({
         name,
-        strategy: 'one_for_one',
         intensity: 3,
         periodMs: 5000,
+        // netd depends on the driver: if the driver restarts, so does netd (and it takes over the filters).
+        strategy: 'rest_for_one',
         children: [
           { id: 'e1000n', module: DRIVER, args, caps: { netd: etherNetd.export, iommu: mmu.connect } },
+          ...(options.address === undefined
+            ? []
+            : [
+                {
+                  id: 'netd',
+                  module: NETD,
+                  args: nargs,
+                  caps: { driver: etherNetd.connect, lowPorts: lowPorts.export },
+                },
+              ]),
         ],
       });
-      return new Machine(name, mac, nic, supervisor, etherNetd.connect, link, switchPort, rt);
+      return new Machine(
+        name,
+        mac,
+        nic,
+        supervisor,
+        etherNetd.connect,
+        lowPorts.connect,
+        link,
+        switchPort,
+        rt,
+      );
     } catch (e) {
       await link.close().catch(() => {});
       await nic.close();
       throw e;
     }
+  }
+
+  /** netd as it runs now (undefined for a machine without an address). */
+  get netd(): ActorRef<ApiOf<typeof NetdActor>> | undefined {
+    return this.supervisor.child('netd') as ActorRef<ApiOf<typeof NetdActor>> | undefined;
   }
 
   /** The driver actor as it runs now (a restart makes a new one). */

@@ -209,6 +209,11 @@ export class Driver {
       if (!this.filters.deregister(id)) throw new FishnetError('FILTER_ERR_FILTER_NOT_FOUND', `filter ${id}`);
     };
     ep.rpc.register_arp_filter = (rxCode, txCode) => this.filters.setArp(rxCode, txCode);
+    ep.rpc.reset_filters = () => {
+      let removed = 0;
+      for (const f of this.filters.list()) if (this.filters.deregister(f.id)) removed++;
+      return { removed };
+    };
     ep.rpc.set_default_buffer = (id) => {
       const b = this.buffers.get(id);
       if (b?.role !== 'rx') throw new FishnetError('E1000_ERR_BUFFER_NOT_FOUND', `RX buffer ${id}`);

@@ -1,0 +1,288 @@
+// netd's service to applications (netd.if): ports. Opening one checks that both
+// buffers named are the caller's own (get_buffer_owner against the binding's peer,
+// which the runtime vouches for), takes the port, builds its RX and TX filters,
+// registers them with the driver and answers only once the driver has them; a
+// failure on the way undoes every step. Many requests may be in flight at once
+// (there is no global busy flag as in the original); two clients racing for one
+// port are decided when the port is taken, synchronously: one wins, the other gets
+// PORT_ERR_IN_USE. A client's end (its binding, whatever the cause) closes all its
+// ports exactly once, whatever state each was in.
+
+import { compileFilter, portRxFilter, portTxFilter } from '../../lib/bfdmux/index.ts';
+import { type Ipv4Addr, type Mac, port as portOf } from '../../lib/net/index.ts';
+import { FishnetError } from '../../protocols/errors.ts';
+import type { EtherNetdClient } from '../../protocols/generated/ether_netd.ts';
+import { type NetdServer, PortType } from '../../protocols/generated/netd.ts';
+import type { ActorId } from '../../runtime/index.ts';
+import type { PortType as Kind, PortAllocator } from './ports.ts';
+import type { Address } from './stack.ts';
+
+export type PortState = 'opening' | 'open' | 'closing';
+
+interface PortRecord {
+  readonly kind: Kind;
+  readonly port: number;
+  readonly client: Client;
+  readonly rx: number;
+  readonly tx: number;
+  filterId: number;
+  state: PortState;
+  /** Set when its client went (or asked to close it) while it was opening: the opener finishes the close. */
+  abandoned: boolean;
+  /** Settles when an opening or closing in progress is done. */
+  settled: Promise<void>;
+}
+
+interface Client {
+  readonly id: ActorId;
+  readonly name: string;
+  readonly ep: NetdServer;
+  readonly privileged: boolean;
+  readonly ports: Set<PortRecord>;
+  alive: boolean;
+}
+
+/** What inspection shows of a port. */
+export interface PortInfo {
+  readonly type: Kind;
+  readonly port: number;
+  readonly owner: ActorId;
+  readonly ownerName: string;
+  readonly filterId: number;
+  readonly state: PortState;
+  readonly rxBuffer: number;
+  readonly txBuffer: number;
+}
+
+export interface ServiceStats {
+  opened: number;
+  closed: number;
+  refused: Record<string, number>;
+  /** Ports closed because their client went. */
+  reclaimed: number;
+}
+
+const kindOf = (t: number): Kind => (t === PortType.PORT_TCP ? 'tcp' : 'udp');
+
+export class PortService {
+  readonly stats: ServiceStats = { opened: 0, closed: 0, refused: {}, reclaimed: 0 };
+  private readonly byPort = new Map<string, PortRecord>();
+  private readonly clients = new Set<Client>();
+  /** Buffer owners, as the driver said: a buffer id is never reused, so the answer holds. */
+  private readonly owners = new Map<number, ActorId>();
+
+  constructor(
+    private readonly driver: EtherNetdClient,
+    private readonly ports: PortAllocator,
+    private readonly mac: Mac,
+    private readonly address: Address,
+  ) {}
+
+  /** A client bound (to the plain service, or to the one for ports below 1024). */
+  attach(ep: NetdServer, privileged: boolean): void {
+    const c: Client = { id: ep.peer.id, name: ep.peer.name, ep, privileged, ports: new Set(), alive: true };
+    this.clients.add(c);
+    ep.binding.onDisconnect(() => this.clientGone(c));
+    ep.rpc.get_ip_info = () => ({ ip: this.address.ip, gw: this.address.gw, mask: this.address.mask });
+    ep.rpc.get_mac_address = () => ({ hwaddr: BigInt(this.mac) });
+    ep.rpc.get_port = async (type, rx, tx) => {
+      const kind = kindOf(type);
+      await this.checkBuffers(c, rx, tx);
+      const port = this.ports.allocate(kind);
+      if (port === 0) this.refuse('PORT_ERR_NO_MORE_PORT', `no ${kind} port is left in the ephemeral range`);
+      await this.open(c, kind, port, rx, tx);
+      return { port };
+    };
+    ep.rpc.bind_port = async (type, port, rx, tx) => {
+      const kind = kindOf(type);
+      if (port === 0) this.refuse('PORT_ERR_NOT_FOUND', 'port 0: ask get_port for any free port');
+      if (port < 1024 && !c.privileged) {
+        this.refuse('PORT_ERR_PRIVILEGED', `${kind} port ${port}: bind through the privileged netd service`);
+      }
+      await this.checkBuffers(c, rx, tx);
+      if (!this.ports.take(kind, port)) this.refuse('PORT_ERR_IN_USE', `${kind} port ${port}`);
+      await this.open(c, kind, port, rx, tx);
+    };
+    ep.rpc.close_port = async (type, port) => {
+      const kind = kindOf(type);
+      const rec = this.byPort.get(key(kind, port));
+      if (!rec) this.refuse('PORT_ERR_NOT_FOUND', `${kind} port ${port} is not open`);
+      if (rec.client !== c)
+        this.refuse('PORT_ERR_NOT_OWNER', `${kind} port ${port} belongs to ${rec.client.name}`);
+      await this.close(rec);
+    };
+  }
+
+  /** Every port, with its owner, filter and state. */
+  list(): PortInfo[] {
+    return [...this.byPort.values()].map((r) => ({
+      type: r.kind,
+      port: r.port,
+      owner: r.client.id,
+      ownerName: r.client.name,
+      filterId: r.filterId,
+      state: r.state,
+      rxBuffer: r.rx,
+      txBuffer: r.tx,
+    }));
+  }
+
+  /** Ports held by one actor (for tests that check nothing is left of a dead client). */
+  portsOf(actor: ActorId): number {
+    let n = 0;
+    for (const r of this.byPort.values()) if (r.client.id === actor) n++;
+    return n;
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** The address changed: every open port's filters are made again for it, and clients are told. */
+  async readdress(): Promise<void> {
+    for (const rec of this.byPort.values()) {
+      if (rec.state !== 'open') continue;
+      const [rxCode, txCode] = this.filtersFor(rec.kind, rec.port);
+      const old = rec.filterId;
+      try {
+        rec.filterId = (await this.driver.rpc.register_filter(rec.rx, rec.tx, rxCode, txCode)).filter_id;
+        await this.driver.rpc.deregister_filter(old);
+      } catch {
+        // The client's buffers went meanwhile: its own cleanup closes the port.
+      }
+    }
+    for (const c of this.clients) {
+      if (c.alive) c.ep.tx.ip_changed(this.address.ip, this.address.gw, this.address.mask);
+    }
+  }
+
+  private async checkBuffers(c: Client, rx: number, tx: number): Promise<void> {
+    for (const b of [rx, tx]) {
+      let owner = this.owners.get(b);
+      if (owner === undefined) {
+        try {
+          owner = (await this.driver.rpc.get_buffer_owner(b)).owner;
+        } catch {
+          this.refuse('PORT_ERR_BAD_BUFFER', `buffer ${b} is not registered with the driver`);
+        }
+        this.owners.set(b, owner);
+      }
+      if (owner !== c.id) this.refuse('PORT_ERR_NOT_OWNER', `buffer ${b} belongs to another client`);
+    }
+  }
+
+  private filtersFor(kind: Kind, port: number): [Uint8Array, Uint8Array] {
+    const spec = { mac: this.mac, ip: this.address.ip as Ipv4Addr, type: kind, port: portOf(port) };
+    return [
+      compileFilter(portRxFilter({ ...spec, broadcast: kind === 'udp' })).code,
+      compileFilter(portTxFilter(spec)).code,
+    ];
+  }
+
+  /** The port is taken: make its filters, register them, and only then is it open. */
+  private async open(c: Client, kind: Kind, port: number, rx: number, tx: number): Promise<void> {
+    let settle!: () => void;
+    const rec: PortRecord = {
+      kind,
+      port,
+      client: c,
+      rx,
+      tx,
+      filterId: 0,
+      state: 'opening',
+      abandoned: !c.alive,
+      settled: new Promise((r) => {
+        settle = r;
+      }),
+    };
+    this.byPort.set(key(kind, port), rec);
+    c.ports.add(rec);
+    try {
+      const [rxCode, txCode] = this.filtersFor(kind, port);
+      rec.filterId = (await this.driver.rpc.register_filter(rx, tx, rxCode, txCode)).filter_id;
+    } catch (e) {
+      this.forget(rec);
+      settle();
+      const fe = FishnetError.wrap(e);
+      if (fe.is('FILTER_ERR_BUFF_NOT_FOUND') || fe.is('E1000_ERR_NOT_OWNER')) {
+        this.refuse('PORT_ERR_BAD_BUFFER', `${kind} port ${port}: ${fe.detail ?? fe.errName}`);
+      }
+      throw fe;
+    }
+    if (rec.abandoned) {
+      // The client went (or closed it) while the driver was registering: never left registered.
+      await this.unregister(rec);
+      settle();
+      this.refuse('PORT_ERR_NOT_FOUND', `${kind} port ${port} was closed while it opened`);
+    }
+    rec.state = 'open';
+    this.stats.opened++;
+    settle();
+  }
+
+  private async close(rec: PortRecord): Promise<void> {
+    if (rec.state === 'opening') {
+      rec.abandoned = true;
+      await rec.settled;
+      return;
+    }
+    if (rec.state === 'closing') {
+      await rec.settled;
+      return;
+    }
+    rec.state = 'closing';
+    let settle!: () => void;
+    rec.settled = new Promise((r) => {
+      settle = r;
+    });
+    await this.unregister(rec);
+    this.stats.closed++;
+    settle();
+  }
+
+  /** Deregister a port's filters, then free the port: its frames stop before it can be reused. */
+  private async unregister(rec: PortRecord): Promise<void> {
+    try {
+      await this.driver.rpc.deregister_filter(rec.filterId);
+    } catch {
+      // Gone already: the driver dropped it with its client's buffers.
+    }
+    this.forget(rec);
+  }
+
+  private forget(rec: PortRecord): void {
+    const k = key(rec.kind, rec.port);
+    if (this.byPort.get(k) === rec) this.byPort.delete(k);
+    rec.client.ports.delete(rec);
+    this.ports.release(rec.kind, rec.port);
+  }
+
+  private clientGone(c: Client): void {
+    if (!c.alive) return;
+    c.alive = false;
+    this.clients.delete(c);
+    for (const rec of [...c.ports]) {
+      this.stats.reclaimed++;
+      if (rec.state === 'opening') rec.abandoned = true;
+      else if (rec.state === 'open') void this.close(rec);
+    }
+  }
+
+  private refuse(
+    code:
+      | 'PORT_ERR_NO_MORE_PORT'
+      | 'PORT_ERR_IN_USE'
+      | 'PORT_ERR_NOT_FOUND'
+      | 'PORT_ERR_NOT_OWNER'
+      | 'PORT_ERR_PRIVILEGED'
+      | 'PORT_ERR_BAD_BUFFER',
+    detail: string,
+  ): never {
+    this.stats.refused[code] = (this.stats.refused[code] ?? 0) + 1;
+    throw new FishnetError(code, detail);
+  }
+}
+
+function key(kind: Kind, port: number): string {
+  return `${kind}/${port}`;
+}
