@@ -1,0 +1,94 @@
+// Clients come and go: 500 lifetimes, at most 16 alive at once, each opening ports and
+// killed at a random moment (mid-open included). Afterwards no port is allocated and
+// no filter registered for a dead client, and the survivors' traffic kept flowing.
+import test from 'ava';
+import fc from 'fast-check';
+import { ipv4, mac, udpFrame } from '../../lib/net/index.ts';
+import type { EtherClient } from '../helpers/machine.ts';
+import { withNetd } from '../helpers/netd.ts';
+import { eventually } from '../helpers/runtime.ts';
+
+const PEER_MAC = mac('02:00:00:00:00:99');
+const PEER_IP = ipv4('10.0.0.9');
+const MACHINE_IP = ipv4('10.0.0.2');
+const LIFETIMES = 500;
+
+test('500 client lifetimes killed at random moments: nothing of the dead is left, survivors never miss a frame', (t) =>
+  withNetd(t, async (r) => {
+    const survivors = [await r.client(), await r.client()];
+    const survivorPorts = [6000, 6001];
+    for (const [i, s] of survivors.entries())
+      t.is(await s.api.openPort('udp', survivorPorts[i]), survivorPorts[i]);
+    // Traffic to the survivors for as long as clients churn.
+    let sent = 0;
+    let churning = true;
+    const traffic = (async () => {
+      while (churning) {
+        for (const p of survivorPorts) {
+          r.wire.send(
+            udpFrame({
+              dstMac: r.m.mac,
+              srcMac: PEER_MAC,
+              src: PEER_IP,
+              dst: MACHINE_IP,
+              srcPort: 5000,
+              dstPort: p,
+            }),
+          );
+          sent++;
+        }
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    })();
+
+    // When each client dies, from a seeded generator: 0 = right after asking for its ports (mid-open).
+    const delays = fc.sample(fc.integer({ min: 0, max: 40 }), { seed: 42, numRuns: LIFETIMES });
+    const dead: number[] = [];
+    let next = 0;
+    const lifetime = async () => {
+      while (next < LIFETIMES) {
+        const i = next++;
+        const c: EtherClient = await r.client({ pbufs: 4 });
+        dead.push(c.id);
+        const opens = [c.api.openPort('udp'), c.api.openPort('tcp'), c.api.openPort('udp', 20000 + i)];
+        opens.forEach((p) => p.catch(() => {}));
+        if (delays[i]! > 0) await new Promise((res) => setTimeout(res, delays[i]));
+        await c.kill();
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, lifetime));
+    churning = false;
+    await traffic;
+
+    const netd = r.netd();
+    t.true(
+      await eventually(async () => {
+        const ports = await netd.api.ports();
+        return ports.length === 2;
+      }, 10_000),
+      'only the survivors hold ports',
+    );
+    const ports = await netd.api.ports();
+    t.deepEqual(ports.map((p) => p.port).sort(), survivorPorts);
+    for (const id of dead.slice(0, 50)) t.is(await netd.api.portsOf(id), 0);
+    const driver = (await r.m.driver.api.statistics()) as {
+      filters: { owner: number }[];
+      clients: { actor: number }[];
+    };
+    const owners = new Set(driver.filters.map((f) => f.owner));
+    t.true(
+      dead.every((id) => !owners.has(id)),
+      'no filter of a dead client is registered',
+    );
+    t.true(
+      dead.every((id) => !driver.clients.some((c) => c.actor === id)),
+      'the driver holds nothing of them',
+    );
+    const st = (await netd.api.statistics()) as { free: { udp: number; tcp: number } };
+    t.is(st.free.udp, 65536 - 49152, 'every ephemeral UDP port is free again');
+    t.is(st.free.tcp, 65536 - 49152);
+    // Every frame sent to the survivors reached them.
+    const got = async () =>
+      (await survivors[0]!.api.received()).count + (await survivors[1]!.api.received()).count;
+    t.true(await eventually(async () => (await got()) === sent, 5000), `${await got()} of ${sent}`);
+  }));
