@@ -186,6 +186,11 @@ export class Machine {
         rt,
       );
     } catch (e) {
+      try {
+        rt.unexport(`${name}/iommu`);
+      } catch {
+        // not exported yet
+      }
       await link.close().catch(() => {});
       await nic.close();
       throw e;

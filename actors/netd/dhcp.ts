@@ -16,6 +16,8 @@ export interface DhcpOptions {
   /** Seed of the client's randomness (xid, back-off jitter): runs are reproducible. */
   readonly seed?: number;
   readonly hostName?: string;
+  /** Wait after declining an address found in use (RFC 2131 says at least 10 s; default 10,000 ms). */
+  readonly declineWaitMs?: number;
 }
 
 export interface DhcpEvents {
@@ -45,6 +47,7 @@ export class NetdDhcp {
       random: new SeededPrng(opts.seed ?? mac % 2 ** 31),
       acquireTimeoutMs: opts.timeoutMs ?? 60_000,
       hostName: opts.hostName,
+      declineWaitMs: opts.declineWaitMs,
     });
   }
 
