@@ -7,138 +7,14 @@
 import { fork } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
-import { Machine } from '../embed/machine.ts';
-import { Network } from '../embed/network.ts';
-import { compileFilter, portRxFilter, portTxFilter } from '../lib/bfdmux/index.ts';
-import { ipv4, type Mac, mac, port, udpFrame } from '../lib/net/index.ts';
-import type { FramePort } from '../lib/phy/index.ts';
-import { ether_netd } from '../protocols/generated/ether_netd.ts';
-import { type ActorRef, type ApiOf, Runtime } from '../runtime/index.ts';
-import type ClientActor from './actors/datapath-client.ts';
 import { logLogPlot } from './plot.ts';
+import { frames, offer, rxRate, type Setup, setup, teardown } from './rig.ts';
 import { resultPath, summarize, writeResult } from './stats.ts';
 
 const quick = process.argv.includes('--quick');
 const CLIENTS = quick ? [1, 2, 8, 32] : [1, 2, 8, 32];
 const RX_FRAMES = quick ? 200_000 : 1_000_000;
 const RTT_SAMPLES = quick ? 500 : 3000;
-const MACHINE_IP = ipv4('10.0.0.2');
-const PEER_IP = ipv4('10.0.0.9');
-const PEER_MAC = mac('02:00:00:00:00:99');
-type Client = ActorRef<ApiOf<typeof ClientActor>>;
-
-interface Setup {
-  rt: Runtime;
-  net: Network;
-  m: Machine;
-  tap: FramePort;
-  clients: Client[];
-  /** Frames the clients have received, counted by them in shared memory (word 0). */
-  progress: Int32Array;
-}
-
-/**
- * Frames in flight at most: the generator offers frames as fast as the pipeline takes
- * them without loss (the receive ring holds 2048, each client 2048 pbufs), the way a
- * throughput test finds the rate with no drops rather than one that overruns the NIC.
- */
-const WINDOW = 1800;
-
-async function setup(n: number, echo: boolean): Promise<Setup> {
-  const rt = new Runtime({ prestart: 0 });
-  const net = new Network();
-  const m = await Machine.boot(rt, net, { name: 'bench', nic: { queueFrames: 8192 } });
-  // The program holds the netd grant itself here: it registers the clients' port filters.
-  const ctl = await connectNetd(rt, m);
-  const clients: Client[] = [];
-  const progress = new SharedArrayBuffer(4);
-  for (let i = 0; i < n; i++) {
-    const c = (await rt.spawn({
-      module: new URL('./actors/datapath-client.ts', import.meta.url),
-      args: { service: 'bench/ether', echo, progress },
-    })) as Client;
-    const ids = await c.api.ids();
-    const spec = { mac: m.mac as Mac, ip: MACHINE_IP, type: 'udp' as const, port: port(7000 + i) };
-    await ctl.rpc.register_filter(
-      ids.rx,
-      ids.tx,
-      compileFilter(portRxFilter(spec)).code,
-      compileFilter(portTxFilter(spec)).code,
-    );
-    clients.push(c);
-  }
-  const tap = net.tap({ capacity: 8192 });
-  return { rt, net, m, tap, clients, progress: new Int32Array(progress) };
-}
-
-async function connectNetd(rt: Runtime, m: Machine) {
-  // A tiny stand-in actor is not needed: the embedding program may bind with the grant's service name.
-  return rt.connect(ether_netd, `${m.name}/ether_netd`);
-}
-
-async function teardown(s: Setup): Promise<void> {
-  await s.m.shutdown();
-  await s.rt.shutdown();
-  await s.net.close();
-}
-
-function frames(m: Machine, n: number, size: 64 | 1500): Uint8Array[] {
-  const payload = new Uint8Array(size === 64 ? 18 : 1472);
-  return Array.from({ length: n }, (_, i) =>
-    udpFrame({
-      dstMac: m.mac,
-      srcMac: PEER_MAC,
-      src: PEER_IP,
-      dst: MACHINE_IP,
-      srcPort: 5000,
-      dstPort: 7000 + i,
-      payload,
-    }),
-  );
-}
-
-async function delivered(s: Setup): Promise<number> {
-  let n = 0;
-  for (const c of s.clients) n += (await c.api.counts()).frames;
-  return n;
-}
-
-/** Offer `total` frames as fast as the link takes them; frames/s delivered into clients' pbufs. */
-/** Offer frames on the NIC's end of the link, a window of them in flight at most. */
-async function offer(s: Setup, fs: Uint8Array[], total: number, completed?: () => number): Promise<void> {
-  const port = s.m.nic.port;
-  const start = Atomics.load(s.progress, 0);
-  const finished = completed ?? (() => Atomics.load(s.progress, 0) - start);
-  let sent = 0;
-  while (sent < total) {
-    const done = finished();
-    while (sent < total && sent - done < WINDOW && port.send(fs[sent % fs.length]!)) sent++;
-    if (sent < total) await new Promise<void>((r) => setImmediate(r));
-  }
-}
-
-async function rxRate(s: Setup, size: 64 | 1500, total: number) {
-  const fs = frames(s.m, s.clients.length, size);
-  for (const c of s.clients) await c.api.reset();
-  const t0 = performance.now();
-  await offer(s, fs, total);
-  // Wait until deliveries stop growing.
-  let last = -1;
-  let got = await delivered(s);
-  while (got !== last) {
-    last = got;
-    await new Promise((r) => setTimeout(r, 50));
-    got = await delivered(s);
-  }
-  const seconds = (performance.now() - t0 - 50) / 1000;
-  const perSec = got / seconds;
-  return {
-    offered: total,
-    delivered: got,
-    perSec: Math.round(perSec),
-    gbps: round((perSec * size * 8) / 1e9),
-  };
-}
 
 /** One frame out, its echo back: microseconds per round trip. */
 async function echoRtt(s: Setup, size: 64 | 1500, samples: number) {

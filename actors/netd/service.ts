@@ -8,14 +8,14 @@
 // PORT_ERR_IN_USE. A client's end (its binding, whatever the cause) closes all its
 // ports exactly once, whatever state each was in.
 
-import { compileFilter, portRxFilter, portTxFilter } from '../../lib/bfdmux/index.ts';
-import { type Ipv4Addr, type Mac, port as portOf } from '../../lib/net/index.ts';
+import type { Mac } from '../../lib/net/index.ts';
 import { FishnetError } from '../../protocols/errors.ts';
 import type { EtherNetdClient } from '../../protocols/generated/ether_netd.ts';
 import { type NetdServer, PortType } from '../../protocols/generated/netd.ts';
 import type { ActorId } from '../../runtime/index.ts';
 import type { PortType as Kind, PortAllocator } from './ports.ts';
 import type { Address } from './stack.ts';
+import { FilterTemplates } from './templates.ts';
 
 export type PortState = 'opening' | 'open' | 'closing';
 
@@ -40,6 +40,8 @@ interface Client {
   readonly privileged: boolean;
   readonly ports: Set<PortRecord>;
   alive: boolean;
+  /** When netd heard of its end (performance.now()), for the cleanup's duration. */
+  goneAt: number;
 }
 
 /** What inspection shows of a port. */
@@ -60,14 +62,17 @@ export interface ServiceStats {
   refused: Record<string, number>;
   /** Ports closed because their client went. */
   reclaimed: number;
+  /** The last cleanups after a client's end: its ports, and ms from hearing of it to its last port freed. */
+  readonly cleanups: { ports: number; ms: number }[];
 }
 
 const kindOf = (t: number): Kind => (t === PortType.PORT_TCP ? 'tcp' : 'udp');
 
 export class PortService {
-  readonly stats: ServiceStats = { opened: 0, closed: 0, refused: {}, reclaimed: 0 };
+  readonly stats: ServiceStats = { opened: 0, closed: 0, refused: {}, reclaimed: 0, cleanups: [] };
   private readonly byPort = new Map<string, PortRecord>();
   private readonly clients = new Set<Client>();
+  private readonly templates: FilterTemplates;
   /** Buffer owners, as the driver said: a buffer id is never reused, so the answer holds. */
   private readonly owners = new Map<number, ActorId>();
 
@@ -76,11 +81,21 @@ export class PortService {
     private readonly ports: PortAllocator,
     private readonly mac: Mac,
     private readonly address: Address,
-  ) {}
+  ) {
+    this.templates = new FilterTemplates(mac);
+  }
 
   /** A client bound (to the plain service, or to the one for ports below 1024). */
   attach(ep: NetdServer, privileged: boolean): void {
-    const c: Client = { id: ep.peer.id, name: ep.peer.name, ep, privileged, ports: new Set(), alive: true };
+    const c: Client = {
+      id: ep.peer.id,
+      name: ep.peer.name,
+      ep,
+      privileged,
+      ports: new Set(),
+      alive: true,
+      goneAt: 0,
+    };
     this.clients.add(c);
     ep.binding.onDisconnect(() => this.clientGone(c));
     ep.rpc.get_ip_info = () => ({ ip: this.address.ip, gw: this.address.gw, mask: this.address.mask });
@@ -172,11 +187,7 @@ export class PortService {
   }
 
   private filtersFor(kind: Kind, port: number): [Uint8Array, Uint8Array] {
-    const spec = { mac: this.mac, ip: this.address.ip as Ipv4Addr, type: kind, port: portOf(port) };
-    return [
-      compileFilter(portRxFilter({ ...spec, broadcast: kind === 'udp' })).code,
-      compileFilter(portTxFilter(spec)).code,
-    ];
+    return this.templates.pair(kind, this.address.ip, port);
   }
 
   /** The port is taken: make its filters, register them, and only then is it open. */
@@ -253,14 +264,26 @@ export class PortService {
   private forget(rec: PortRecord): void {
     const k = key(rec.kind, rec.port);
     if (this.byPort.get(k) === rec) this.byPort.delete(k);
-    rec.client.ports.delete(rec);
+    const c = rec.client;
+    c.ports.delete(rec);
     this.ports.release(rec.kind, rec.port);
+    if (!c.alive && c.ports.size === 0 && c.goneAt > 0) {
+      this.stats.cleanups.push({ ports: this.reclaimedOf.get(c) ?? 0, ms: performance.now() - c.goneAt });
+      if (this.stats.cleanups.length > 16) this.stats.cleanups.shift();
+      this.reclaimedOf.delete(c);
+      c.goneAt = 0;
+    }
   }
+
+  private readonly reclaimedOf = new Map<Client, number>();
 
   private clientGone(c: Client): void {
     if (!c.alive) return;
     c.alive = false;
     this.clients.delete(c);
+    if (c.ports.size === 0) return;
+    c.goneAt = performance.now();
+    this.reclaimedOf.set(c, c.ports.size);
     for (const rec of [...c.ports]) {
       this.stats.reclaimed++;
       if (rec.state === 'opening') rec.abandoned = true;

@@ -2,6 +2,7 @@
 // receives and hands each pbuf straight back; in echo mode it sends every frame back
 // (addresses and ports swapped, so that its transmit filter accepts it).
 import { BufferRole, ether } from '../../protocols/generated/ether.ts';
+import { netd, PortType } from '../../protocols/generated/netd.ts';
 import { setDefaultPollBudget } from '../../runtime/binding/transport-mux.ts';
 import { defineActor } from '../../runtime/index.ts';
 
@@ -10,7 +11,10 @@ const PBUFS = 2048;
 const TX_SLOTS = 512;
 
 export default defineActor(
-  async (ctx, args: { service: string; echo: boolean; progress?: SharedArrayBuffer; poll?: number }) => {
+  async (
+    ctx,
+    args: { service: string; echo: boolean; progress?: SharedArrayBuffer; poll?: number; port?: number },
+  ) => {
     if (args.poll !== undefined) setDefaultPollBudget(args.poll);
     // Frames received, shared with the generator so that it can keep a window in flight.
     const progress = args.progress ? new Int32Array(args.progress) : undefined;
@@ -82,6 +86,12 @@ export default defineActor(
     };
     for (let i = 0; i < PBUFS; i++) give(i);
     e.flush();
+    if (args.port !== undefined) {
+      // The machine runs netd: ask it for the port, as an application does.
+      const machine = args.service.slice(0, args.service.lastIndexOf('/'));
+      const n = await ctx.connect(netd, `${machine}/netd`, { timeoutMs: 10_000 });
+      await n.rpc.bind_port(PortType.PORT_UDP, args.port, rxId, txId);
+    }
     return {
       ids: () => ({ rx: rxId, tx: txId }),
       counts: () => ({ frames, bytes, echoed, echoDropped }),

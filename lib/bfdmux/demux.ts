@@ -124,7 +124,7 @@ export class DemuxIndex<O = number> {
       if (atoms[i]!.field === atoms[i - 1]!.field && atoms[i]!.value !== atoms[i - 1]!.value) never = true;
     }
     const unique = atoms.filter((a, i) => i === 0 || a.field !== atoms[i - 1]!.field);
-    const residual = rest.length ? jitFilter(residualProgram(rest)) : undefined;
+    const residual = rest.length ? residualFn(rest) : undefined;
     const entry: Entry<O> = {
       id: filterId,
       owner,
@@ -433,6 +433,25 @@ function conjuncts(n: PNode): PNode[] {
     else out.push(x);
   }
   return out;
+}
+
+/**
+ * Residuals as functions, shared: the filters of many ports differ only in their
+ * atoms (a port, an address), so their residuals have the same text, and compiling
+ * one to a function (~50 µs) once serves them all. Bounded: oldest out first.
+ */
+const residuals = new Map<string, FilterFn>();
+const MAX_RESIDUALS = 4096;
+
+function residualFn(parts: PNode[]): FilterFn {
+  const key = parts.map(serialize).join(' & ');
+  let f = residuals.get(key);
+  if (f === undefined) {
+    f = jitFilter(residualProgram(parts));
+    if (residuals.size >= MAX_RESIDUALS) residuals.delete(residuals.keys().next().value!);
+    residuals.set(key, f);
+  }
+  return f;
 }
 
 function residualProgram(parts: PNode[]): Program {
