@@ -90,6 +90,29 @@ export function macFor(name: string): Mac {
   return (0x02_00_00_00_00_00 + (h >>> 0) * 256 + (name.length & 0xff)) as Mac;
 }
 
+interface DriverStatistics {
+  readonly filters: readonly {
+    id: number;
+    owner: number;
+    rxFrames: number;
+    rxBytes: number;
+    txFrames: number;
+  }[];
+  readonly [k: string]: unknown;
+}
+
+export interface MachineInspection {
+  readonly name: string;
+  readonly mac: string;
+  readonly address: unknown;
+  readonly lease: unknown;
+  readonly ports: readonly Record<string, unknown>[];
+  readonly filters: DriverStatistics['filters'];
+  readonly nic: unknown;
+  readonly driver: unknown;
+  readonly netd: unknown;
+}
+
 export class Machine {
   private constructor(
     readonly name: string,
@@ -205,6 +228,33 @@ export class Machine {
   /** The driver actor as it runs now (a restart makes a new one). */
   get driver(): ActorRef<{ statistics(): unknown; filters(): unknown; mac(): number }> {
     return this.supervisor.child('e1000n') as ActorRef<never>;
+  }
+
+  /**
+   * What the machine holds now: every open port (owner, type, filter, state, and the
+   * frames its filter claimed), every filter the driver runs, netd's lease, and the
+   * counters of the NIC, the driver and netd.
+   */
+  async inspect(): Promise<MachineInspection> {
+    const driver = (await this.driver.api.statistics()) as DriverStatistics;
+    const netd = this.netd;
+    const ports = netd ? await netd.api.ports() : [];
+    const hits = new Map(driver.filters.map((f) => [f.id, f]));
+    return {
+      name: this.name,
+      mac: formatMac(this.mac),
+      address: netd ? await netd.api.address() : undefined,
+      lease: netd ? await netd.api.lease() : undefined,
+      ports: ports.map((p) => ({
+        ...p,
+        rxFrames: hits.get(p.filterId)?.rxFrames ?? 0,
+        txFrames: hits.get(p.filterId)?.txFrames ?? 0,
+      })),
+      filters: driver.filters,
+      nic: this.nic.stats(),
+      driver,
+      netd: netd ? await netd.api.statistics() : undefined,
+    };
   }
 
   toString(): string {

@@ -75,6 +75,11 @@ test('an open port gets its frames; the filter follows the machine address netd 
       }),
     );
     t.true(await eventually(async () => (await a.api.received()).count === 1));
+    // Inspection: the port, its owner and filter, and what the filter claimed.
+    const view = await r.m.inspect();
+    t.is(view.ports.length, 1);
+    t.like(view.ports[0], { type: 'udp', port: 7000, owner: a.id, state: 'open', rxFrames: 1 });
+    t.like(view.address, { ip: MACHINE_IP });
   }));
 
 test('racing binds from several clients: exactly one wins each port', (t) =>
