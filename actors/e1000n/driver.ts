@@ -96,12 +96,13 @@ export class Driver {
     ep.rx.register_pbuf = (bufferId, pbufId, offset, len) =>
       this.registerPbuf(s, bufferId, pbufId, offset, len);
     ep.rx.transmit_packet = (bufferId, pbufId, offset, len, nr) => {
-      this.tx.transmitPacket(s, bufferId, pbufId, offset, len, nr);
-      // One TDT write for everything this batch of messages posted.
+      // One clock read and one TDT write for everything this batch of messages posted.
       if (!this.flushQueued) {
+        this.tx.now = performance.now();
         this.flushQueued = true;
         queueMicrotask(this.flushNow);
       }
+      this.tx.transmitPacket(s, bufferId, pbufId, offset, len, nr);
     };
   }
 
@@ -171,6 +172,7 @@ export class Driver {
       if (this.rx.defaultBuffer === b) this.rx.defaultBuffer = undefined;
     } else {
       b.session.tx.delete(b.id);
+      this.tx.fragments.dropBuffer(b);
       this.unmapWhenIdle(b);
     }
   }
@@ -263,6 +265,7 @@ export class Driver {
     if (now - this.lastExpiry > 1000) {
       this.lastExpiry = now;
       this.fragments.expire(now);
+      this.tx.fragments.expire(now);
     }
     return n;
   }
@@ -301,7 +304,10 @@ export class Driver {
       mac: this.nic.mac,
       device: { ...this.readDeviceCounters(), faults: this.nic.deviceFaults },
       rx: structuredClone(this.rx.stats),
-      tx: { ...this.tx.stats },
+      tx: {
+        ...this.tx.stats,
+        fragments: { ...structuredClone(this.tx.fragments.stats), open: this.tx.fragments.size },
+      },
       fragments: { ...structuredClone(this.fragments.stats), ...this.fragments.size },
       clients: [...this.sessions].map((s) => ({
         actor: s.peer,

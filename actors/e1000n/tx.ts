@@ -15,6 +15,7 @@ import { copyBytes } from './copy.ts';
 import type { FilterTable } from './filters.ts';
 import { type DriverNic, HEADER_SLOT } from './nic.ts';
 import { type ClientSession, MAX_PBUFS_PER_FRAME, type SessionTx } from './sessions.ts';
+import { FRAGMENT_HEADER_BYTES, FragmentKind, TxFragments, txFragmentKind } from './tx-fragments.ts';
 
 /** Frames one client may have accepted and not yet sent: more are refused (ETHSRV_ERR_CANT_TRANSMIT). */
 export const MAX_IN_FLIGHT_PER_CLIENT = 256;
@@ -40,6 +41,10 @@ interface InFlight {
 
 export class TxPath {
   readonly stats: TxStats = { frames: 0, bytes: 0, refused: 0, badPbuf: 0, tooLong: 0, busy: 0 };
+  /** Fragmented datagrams being sent: a first fragment opens the way for its later ones. */
+  readonly fragments: TxFragments<SessionTx>;
+  /** The time of the current batch (the driver's service loop sets it). */
+  now = 0;
   /** Frames in flight by token (the token is the header slot's number). */
   private readonly inFlight: (InFlight | undefined)[];
   private readonly completeNow = (token: number) => this.complete(token);
@@ -47,7 +52,9 @@ export class TxPath {
   constructor(
     private readonly nic: DriverNic,
     private readonly filters: FilterTable,
+    fragments: TxFragments<SessionTx> = new TxFragments(),
   ) {
+    this.fragments = fragments;
     this.inFlight = new Array(nic.headerSlots).fill(undefined);
   }
 
@@ -110,14 +117,14 @@ export class TxPath {
 
     // The private copy: the whole frame if it fits a slot, else as far as the filters read.
     const header = this.nic.slotView(slot);
-    const want = total <= HEADER_SLOT ? total : this.filters.headerBytes(b);
+    const want = total <= HEADER_SLOT ? total : Math.max(this.filters.headerBytes(b), FRAGMENT_HEADER_BYTES);
     let copied = 0;
     for (let k = 0; k < n && copied < want; k++) {
       const take = Math.min(g.lengths[k]!, want - copied);
       copyBytes(header, copied, b.bytes, g.offsets[k]!, take);
       copied += take;
     }
-    if (copied === 0 || !this.filters.txAccepts(b, header, copied)) {
+    if (copied === 0 || !this.accepts(b, header, copied)) {
       this.nic.releaseSlot(slot);
       return this.refuse(s, n, Err.ETHSRV_ERR_TX_REFUSED, 'refused');
     }
@@ -154,6 +161,14 @@ export class TxPath {
     this.stats.bytes += total;
     s.stats.txFrames++;
     s.stats.txBytes += total;
+  }
+
+  /** The transmit filters decide, with fragments following their first (tx-fragments.ts). */
+  private accepts(b: SessionTx, header: Uint8Array, len: number): boolean {
+    const kind = txFragmentKind(header, len);
+    if (kind === FragmentKind.Later) return this.fragments.follows(b, header, this.now);
+    if (!this.filters.txAccepts(b, header, len)) return false;
+    return kind === FragmentKind.None || this.fragments.openFirst(b, header, this.now);
   }
 
   /** Tell the device about this batch's frames. */

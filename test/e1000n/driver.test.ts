@@ -309,6 +309,79 @@ test('IP fragments through the driver: the first fragment decides, early ones wa
     t.is(s.fragments.held, 2);
   }));
 
+test("a client sends a fragmented datagram: later fragments follow their first; none without it, none into another client's datagram", (t) =>
+  withMachine(t, async (r) => {
+    const a = await r.client();
+    const b = await r.client();
+    await r.open(a, 7000);
+    await r.open(b, 8000);
+    const frags = (srcPort: number, id: number, srcMac = r.m.mac) => {
+      const whole = udpFrame({
+        dstMac: PEER_MAC,
+        srcMac: srcMac as Mac,
+        src: MACHINE_IP,
+        dst: PEER_IP,
+        srcPort,
+        dstPort: 5000,
+        id,
+        payload: new Uint8Array(3000).fill(srcPort & 0xff),
+      });
+      const f = fragmentIpv4(whole.subarray(14), 1000);
+      if (!f.ok) throw new Error(f.error);
+      return f.fragments.map((ip) => Array.from([...whole.subarray(0, 14), ...ip]));
+    };
+    const fa = frags(7000, 7);
+    const sent = async (c: typeof a, list: number[][]) => {
+      const codes: number[] = [];
+      for (const f of list) codes.push(...(await c.api.send(f)));
+      return codes;
+    };
+    // a's whole datagram goes out.
+    t.deepEqual(
+      await sent(a, fa),
+      fa.map(() => Err.OK),
+    );
+    t.true(await r.wireCount(fa.length));
+    // Later fragments with no first: refused.
+    const orphan = frags(7000, 8);
+    t.deepEqual(
+      await sent(a, orphan.slice(1)),
+      orphan.slice(1).map(() => Err.ETHSRV_ERR_TX_REFUSED),
+    );
+    // b tries to inject fragments into a's datagram (same source, destination, protocol and id).
+    const fa2 = frags(7000, 9);
+    t.deepEqual(await sent(a, [fa2[0]!]), [Err.OK]);
+    const forged = frags(8000, 9);
+    t.deepEqual(
+      await sent(b, forged.slice(1)),
+      forged.slice(1).map(() => Err.ETHSRV_ERR_TX_REFUSED),
+    );
+    // ... nor can it open the same key with a first fragment of its own while a's is open.
+    t.deepEqual(await sent(b, [forged[0]!]), [Err.ETHSRV_ERR_TX_REFUSED]);
+    // A later fragment of a's own datagram with another source MAC: refused.
+    const otherMac = frags(7000, 9, PEER_MAC);
+    t.deepEqual(await sent(a, [otherMac[1]!]), [Err.ETHSRV_ERR_TX_REFUSED]);
+    t.deepEqual(
+      await sent(a, fa2.slice(1)),
+      fa2.slice(1).map(() => Err.OK),
+    );
+    t.true(await r.wireCount(fa.length + fa2.length));
+    await new Promise((res) => setTimeout(res, 50));
+    t.is(r.onWire.length, fa.length + fa2.length, 'nothing forged reached the wire');
+    const s = (await r.m.driver.api.statistics()) as {
+      tx: { fragments: { opened: number; followed: number; open: number; refused: Record<string, number> } };
+    };
+    t.is(s.tx.fragments.opened, 2);
+    t.is(s.tx.fragments.followed, fa.length - 1 + fa2.length - 1);
+    t.is(s.tx.fragments.open, 0, 'the last fragments closed their keys');
+    t.deepEqual(s.tx.fragments.refused, {
+      noFirst: orphan.length - 1 + forged.length - 1,
+      clash: 1,
+      macChanged: 1,
+      memory: 0,
+    });
+  }));
+
 test("netd's death leaves the filters it registered: clients keep their traffic", (t) =>
   withMachine(t, async (r) => {
     const a = await r.client();
