@@ -44,7 +44,10 @@ export default defineActor(async (ctx, args: NetdArgs) => {
   const link = await NetdLink.open(ctx, `${args.machine}/ether`);
   await driver.rpc.set_default_buffer(link.rxBuffer);
   const code = (expr: string) => compileFilter(expr).code;
-  await driver.rpc.register_arp_filter(code(arpFilter()), code(arpTransmitFilter(mac)));
+  // Clients may send ARP from the NIC's MAC and the machine's address only (again when it changes).
+  const arpRx = code(arpFilter());
+  const setArp = (ip: Ipv4Addr) => driver.rpc.register_arp_filter(arpRx, code(arpTransmitFilter(mac, ip)));
+  await setArp('dhcp' in args.address ? (0 as Ipv4Addr) : ipv4(args.address.ip));
   // netd's own frames (ARP answers, ping replies, port unreachable, RSTs, DHCP) leave
   // from its TX buffer with the NIC's MAC; its RX side is the default buffer, so the
   // RX filter of this pair is one that never matches (a frame to the NIC, from it).
@@ -67,6 +70,7 @@ export default defineActor(async (ctx, args: NetdArgs) => {
   const ticker = setInterval(() => stack.tick(performance.now()), 1000);
   ticker.unref();
   const service = new PortService(driver, ports, mac, address);
+  const readdress = () => void Promise.all([setArp(address.ip), service.readdress()]).catch(() => {});
 
   if ('dhcp' in args.address) {
     const opts = args.address.dhcp;
@@ -85,13 +89,13 @@ export default defineActor(async (ctx, args: NetdArgs) => {
             lease = l;
             if (first) {
               first = false;
-              resolve();
-            } else if (changed || !renewed) void service.readdress();
+              resolve(setArp(address.ip).then(() => {}));
+            } else if (changed || !renewed) readdress();
           },
           lost: () => {
             address.ip = 0 as Ipv4Addr;
             lease = undefined;
-            void service.readdress();
+            readdress();
           },
           failed: (e) => {
             if (first) reject(e);

@@ -181,10 +181,18 @@ export function arpFilter(): string {
 /**
  * ARP that a stack may send (build_arp_transmit_filter): from our MAC, both in the
  * Ethernet header and as the ARP sender, so that no client can speak ARP for another.
+ * With `ip`, the sender's protocol address must be it too (the original left it open,
+ * so a client could claim the gateway's address for the NIC).
  */
-export function arpTransmitFilter(mac: Mac): string {
+export function arpTransmitFilter(mac: Mac, ip?: Ipv4Addr): string {
   checkMac(mac, 'arpTransmitFilter');
-  return and(arpFilter(), macAt(6, mac), macAt(22, mac));
+  if (ip !== undefined) checkIp(ip, 'arpTransmitFilter ip');
+  return and(
+    arpFilter(),
+    macAt(6, mac),
+    macAt(22, mac),
+    ip === undefined ? undefined : `int32[28] == ${hex(ip)}`,
+  );
 }
 
 /**

@@ -80,6 +80,10 @@ test('ARP: every ARP frame; and the transmit filter refuses ARP spoofing', (t) =
     'arp reply spoofing host',
   ]);
   t.deepEqual(matches(arpTransmitFilter(HOST_MAC)), ['arp reply from host']);
+  t.deepEqual(matches(arpTransmitFilter(HOST_MAC, HOST_IP)), ['arp reply from host']);
+  // The sender's address must be ours: claiming the peer's address for our MAC is refused.
+  t.deepEqual(matches(arpTransmitFilter(HOST_MAC, PEER_IP)), []);
+  t.throws(() => arpTransmitFilter(HOST_MAC, -1 as never), { message: /arpTransmitFilter ip/ });
 });
 
 test('the tools.h family: mac, ipv4, icmp, tcp, udp and their compositions', (t) => {

@@ -2,7 +2,8 @@
 // checked against the buffers and the binding's peer; frames reach an open port.
 import test from 'ava';
 import { PortAllocator } from '../../actors/netd/ports.ts';
-import { ipv4, mac, udpFrame } from '../../lib/net/index.ts';
+import { ArpOp, arpFrame, ipv4, mac, udpFrame } from '../../lib/net/index.ts';
+import { Err } from '../../protocols/errors.ts';
 import { withNetd } from '../helpers/netd.ts';
 import { eventually } from '../helpers/runtime.ts';
 
@@ -105,3 +106,26 @@ test('ephemeral ports exhausted: PORT_ERR_NO_MORE_PORT, never a wrap or a crash'
     },
     { ephemeral: { first: 60000, last: 60003 } },
   ));
+
+test("a client may ARP for the machine's address only: claiming the gateway's is refused", (t) =>
+  withNetd(t, async (r) => {
+    const a = await r.client();
+    const arp = (senderIp: number) =>
+      Array.from(
+        arpFrame({
+          dstMac: PEER_MAC,
+          srcMac: r.m.mac,
+          op: ArpOp.REPLY,
+          senderMac: r.m.mac,
+          senderIp: senderIp as never,
+          targetMac: PEER_MAC,
+          targetIp: PEER_IP,
+        }),
+      );
+    const before = r.onWire.length;
+    t.deepEqual(await a.api.send(arp(MACHINE_IP)), [Err.OK]);
+    t.deepEqual(await a.api.send(arp(ipv4('10.0.0.1'))), [Err.ETHSRV_ERR_TX_REFUSED]);
+    t.true(await r.wireCount(before + 1));
+    await new Promise((res) => setTimeout(res, 50));
+    t.is(r.onWire.length, before + 1);
+  }));
