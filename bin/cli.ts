@@ -2,6 +2,8 @@
 import { demo } from './commands/demo.ts';
 import { filter } from './commands/filter.ts';
 import { flounder } from './commands/flounder.ts';
+import { ports, stats } from './commands/inspect.ts';
+import { up } from './commands/up.ts';
 
 export interface Command {
   readonly summary: string;
@@ -9,7 +11,7 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-const commands: Record<string, Command> = { demo, filter, flounder };
+const commands: Record<string, Command> = { up, ports, stats, demo, filter, flounder };
 
 function help(): string {
   const width = Math.max(...Object.keys(commands).map((k) => k.length));
@@ -33,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = commands[name];
   if (!cmd) {
-    console.error(`fishnet: unknown command '${name}'\n\n${help()}`);
+    console.error(`fishnet: unknown command '${name}' (see 'fishnet --help')`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

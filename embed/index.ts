@@ -1,3 +1,11 @@
 // The embedding API: networks (a virtual switch, VXLAN) and machines on them.
+
+export {
+  type AppSpec,
+  createNetwork,
+  FishnetMachine,
+  FishnetNetwork,
+  type NetworkOptions,
+} from './fishnet.ts';
 export { Machine, type MachineInspection, type MachineOptions, macFor } from './machine.ts';
 export { Network } from './network.ts';

@@ -80,7 +80,7 @@ export const demo: Command = {
     const d = demos[args[0] ?? ''];
     if (!d) {
       console.error(
-        `fishnet demo: ${args[0] ? `unknown demo '${args[0]}'` : 'which demo?'}\n\n${this.usage}`,
+        `fishnet demo: ${args[0] ? `unknown demo '${args[0]}'` : 'which demo?'} (see 'fishnet demo --help')`,
       );
       return 2;
     }

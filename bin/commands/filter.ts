@@ -1,6 +1,5 @@
 // `fishnet filter compile EXPR` and `fishnet filter run EXPR FILE.pcap`.
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import {
   type CompiledFilter,
   compileFilter,
@@ -14,6 +13,7 @@ import {
 import { CaptureError, type FilterRun, runCapture, sliceCapture } from '../../lib/bfdmux/pcap-filter.ts';
 import { ModuleLoader } from '../../runtime/loader.ts';
 import type { Command } from '../cli.ts';
+import { guarded, intFlag, parseFlags, UsageError } from '../flags.ts';
 
 /** Captures larger than this are filtered over a pool of threads. */
 const PARALLEL_BYTES = 64 << 20;
@@ -32,32 +32,25 @@ const usage = [
 export const filter: Command = {
   summary: 'compile a filter expression, or run one over a pcap file',
   usage,
-  async run(args) {
-    const [sub, ...rest] = args;
-    let opts: ReturnType<typeof parse>;
-    try {
-      opts = parse(rest);
-    } catch (e) {
-      console.error(`fishnet filter: ${(e as Error).message}\n\n${usage}`);
-      return 2;
-    }
-    const { values, positionals } = opts;
-    if (sub === 'compile' && positionals.length === 1) return compile(positionals[0]!, values);
-    if (sub === 'run' && positionals.length === 2) return run(positionals[0]!, positionals[1]!, values);
-    console.error(
-      `fishnet filter: ${sub ? `'${sub}' needs ${sub === 'run' ? 'an expression and a file' : 'one expression'}` : 'compile or run?'}\n\n${usage}`,
-    );
-    return 2;
-  },
+  run: (args) =>
+    guarded('filter', async () => {
+      const [sub, ...rest] = args;
+      const { values, positionals } = parseFlags(
+        rest,
+        { json: { type: 'boolean' }, 'no-optimise': { type: 'boolean' }, threads: { type: 'string' } },
+        true,
+      );
+      if (sub === 'compile' && positionals.length === 1) return compile(positionals[0]!, values);
+      if (sub === 'run' && positionals.length === 2) return run(positionals[0]!, positionals[1]!, values);
+      throw new UsageError(
+        sub === 'compile' || sub === 'run'
+          ? `'${sub}' needs ${sub === 'run' ? 'an expression and a file' : 'one expression'}`
+          : sub
+            ? `unknown subcommand '${sub}' (compile or run)`
+            : 'compile or run?',
+      );
+    }),
 };
-
-function parse(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: true,
-    options: { json: { type: 'boolean' }, 'no-optimise': { type: 'boolean' }, threads: { type: 'string' } },
-  });
-}
 
 function compiled(expr: string, optimise: boolean): CompiledFilter | undefined {
   try {
@@ -98,14 +91,7 @@ async function run(
 ): Promise<number> {
   const f = compiled(expr, true);
   if (!f) return 1;
-  let threads = 1;
-  if (values.threads !== undefined) {
-    threads = Number(values.threads);
-    if (!(Number.isInteger(threads) && threads >= 1 && threads <= 64)) {
-      console.error(`fishnet filter: --threads must be 1..64, not ${values.threads}`);
-      return 2;
-    }
-  }
+  let threads = intFlag('threads', values.threads, 1, 64) ?? 1;
   let result: FilterRun;
   try {
     const { statSync } = await import('node:fs');

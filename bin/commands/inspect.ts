@@ -1,0 +1,110 @@
+// `fishnet ports` and `fishnet stats`: read a running `fishnet up` through its control socket.
+import { readdirSync } from 'node:fs';
+import { controlRequest, runDir } from '../../embed/control.ts';
+import type { Command } from '../cli.ts';
+import { guarded, parseFlags, UsageError } from '../flags.ts';
+
+/** --name, or the one machine that is up, or a usage error that lists them. */
+function which(name: string | undefined): string {
+  if (name !== undefined) return name;
+  let up: string[] = [];
+  try {
+    up = readdirSync(runDir())
+      .filter((f) => f.endsWith('.sock'))
+      .map((f) => f.slice(0, -5));
+  } catch {
+    // no run directory: nothing is up
+  }
+  if (up.length === 1) return up[0]!;
+  throw new UsageError(
+    up.length === 0
+      ? `no machine is up (nothing in ${runDir()}); start one with 'fishnet up'`
+      : `several machines are up (${up.join(', ')}): choose one with --name`,
+  );
+}
+
+function reader(op: 'ports' | 'stats', summary: string, table: (result: unknown) => string): Command {
+  return {
+    summary,
+    usage: `usage: fishnet ${op} [--name NAME] [--json]\n\n  --name NAME  the machine (default: the only one up)\n  --json       print JSON`,
+    run: (argv) =>
+      guarded(op, async () => {
+        const { values } = parseFlags(argv, { name: { type: 'string' }, json: { type: 'boolean' } });
+        const name = which(values.name);
+        let result: unknown;
+        try {
+          result = await controlRequest(name, op);
+        } catch (e) {
+          console.error(`fishnet ${op}: ${(e as Error).message}`);
+          return 1;
+        }
+        console.log(values.json ? JSON.stringify(result, null, 2) : table(result));
+        return 0;
+      }),
+  };
+}
+
+interface PortRow {
+  type: string;
+  port: number;
+  owner: number;
+  ownerName?: string;
+  state: string;
+  filterId?: number;
+  rxFrames?: number;
+  txFrames?: number;
+}
+
+function portsTable(result: unknown): string {
+  const rows = result as PortRow[];
+  if (rows.length === 0) return 'no open ports';
+  const lines = [['PROTO', 'PORT', 'OWNER', 'STATE', 'FILTER', 'RX', 'TX']];
+  for (const r of rows) {
+    lines.push([
+      r.type,
+      String(r.port),
+      `${r.ownerName ?? '?'} #${r.owner}`,
+      r.state,
+      String(r.filterId ?? '-'),
+      String(r.rxFrames ?? 0),
+      String(r.txFrames ?? 0),
+    ]);
+  }
+  return columns(lines);
+}
+
+function statsTable(result: unknown): string {
+  const s = result as {
+    machine: string;
+    mac: string;
+    apps: { app: string; port?: number; actor: number; state: string; stats: unknown }[];
+    driver: unknown;
+    netd: unknown;
+  };
+  const out = [`${s.machine} (${s.mac})`];
+  for (const [k, v] of Object.entries({ driver: s.driver, netd: s.netd }))
+    out.push(`${k}: ${JSON.stringify(v)}`);
+  for (const a of s.apps) {
+    out.push(`${a.app}${a.port ? `:${a.port}` : ''} #${a.actor} ${a.state}: ${JSON.stringify(a.stats)}`);
+  }
+  return out.join('\n');
+}
+
+export function columns(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+export const ports = reader('ports', "list a running machine's open ports, owners and filters", portsTable);
+export const stats = reader(
+  'stats',
+  "show a running machine's counters (NIC, driver, netd, apps)",
+  statsTable,
+);

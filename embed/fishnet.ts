@@ -1,0 +1,149 @@
+// The one entry point for embedding fishnet: a network of machines in your program.
+//
+//   const net = await createNetwork();                    // a virtual switch
+//   const a = await net.boot({ name: 'a', address: '10.0.0.1/24' });
+//   const b = await net.boot({ name: 'b', address: { dhcp: {} } });
+//   const app = await b.spawn({ module: new URL('./app.ts', import.meta.url) });
+//   console.log(await b.inspect());
+//   await net.close();                                    // nothing left running
+//
+// It owns a Runtime (or uses yours), the switch, any VXLAN uplink, every machine and
+// every application spawned on one; close() stops them all, in order.
+
+import type { FramePort, VxlanOptions, VxlanPort } from '../lib/phy/index.ts';
+import { FishnetError } from '../protocols/errors.ts';
+import { type ActorRef, type ActorSpec, Runtime, type RuntimeOptions } from '../runtime/index.ts';
+import { Machine, type MachineOptions } from './machine.ts';
+import { Network } from './network.ts';
+
+export interface NetworkOptions {
+  /** A runtime of yours to run on (it is not shut down by close()); default: one of its own. */
+  readonly runtime?: Runtime;
+  readonly runtimeOptions?: RuntimeOptions;
+  /** Carry the segment over VXLAN too (to the Linux kernel's vxlan device, or another process). */
+  readonly vxlan?: VxlanOptions;
+}
+
+/** An application on a machine: `args.machine` is the machine's name (its stack finds netd by it). */
+export interface AppSpec<Args = unknown> extends Omit<ActorSpec<Args>, 'caps'> {
+  /** Hand it the capability to open ports below 1024. */
+  readonly lowPorts?: boolean;
+}
+
+export class FishnetMachine {
+  private readonly apps = new Set<ActorRef>();
+
+  constructor(
+    readonly machine: Machine,
+    private readonly rt: Runtime,
+  ) {}
+
+  get name(): string {
+    return this.machine.name;
+  }
+
+  get mac(): number {
+    return this.machine.mac;
+  }
+
+  /** Start an application actor on this machine. Its args gain `machine` (this machine's name). */
+  async spawn<A extends object = Record<string, unknown>>(spec: AppSpec<A>): Promise<ActorRef> {
+    const { lowPorts, ...rest } = spec;
+    const args = { ...(spec.args ?? {}), machine: this.name };
+    const ref = await this.rt.spawn({
+      ...rest,
+      name: spec.name ?? `${this.name}/${appName(spec.module)}-${this.apps.size + 1}`,
+      args,
+      caps: lowPorts ? { lowPorts: this.machine.lowPortGrant } : undefined,
+    });
+    this.apps.add(ref);
+    void ref.exited.then(() => this.apps.delete(ref));
+    return ref;
+  }
+
+  /** Applications running on this machine now. */
+  get running(): ActorRef[] {
+    return [...this.apps];
+  }
+
+  inspect() {
+    return this.machine.inspect();
+  }
+
+  /** Stop its applications, then the machine. */
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.apps].map((a) => a.stop(2000)));
+    await this.machine.shutdown();
+  }
+}
+
+export class FishnetNetwork {
+  readonly network = new Network();
+  private readonly machines = new Map<string, FishnetMachine>();
+  private uplink: VxlanPort | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly runtime: Runtime,
+    private readonly ownsRuntime: boolean,
+  ) {}
+
+  static async create(opts: NetworkOptions = {}): Promise<FishnetNetwork> {
+    const rt = opts.runtime ?? new Runtime(opts.runtimeOptions);
+    const net = new FishnetNetwork(rt, !opts.runtime);
+    try {
+      if (opts.vxlan) net.uplink = await net.network.vxlan(opts.vxlan);
+    } catch (e) {
+      await net.close();
+      throw e;
+    }
+    return net;
+  }
+
+  /** Boot a machine on this network: its NIC, driver and (with an address) netd. */
+  async boot(options: MachineOptions): Promise<FishnetMachine> {
+    if (this.closing) throw new FishnetError('RT_ERR_RUNTIME_STOPPED', 'the network is closing');
+    if (this.machines.has(options?.name)) {
+      throw new FishnetError('RT_ERR_NAME_TAKEN', `a machine named '${options.name}' is on this network`);
+    }
+    const m = new FishnetMachine(await Machine.boot(this.runtime, this.network, options), this.runtime);
+    this.machines.set(m.name, m);
+    return m;
+  }
+
+  machine(name: string): FishnetMachine | undefined {
+    return this.machines.get(name);
+  }
+
+  /** A cable end on the switch: frames sent on it are on the wire; set its receiver to see the wire. */
+  tap(): FramePort {
+    return this.network.tap();
+  }
+
+  get vxlan(): VxlanPort | undefined {
+    return this.uplink;
+  }
+
+  /** Everything stops: applications, machines (drivers, netd, NIC threads), links, and the runtime if it is ours. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const m of [...this.machines.values()].reverse()) await m.shutdown();
+      this.machines.clear();
+      if (this.ownsRuntime) await this.runtime.shutdown();
+      await this.network.close();
+    })();
+    return this.closing;
+  }
+}
+
+/** A network (the virtual switch; VXLAN as an option) to boot machines on. */
+export function createNetwork(opts?: NetworkOptions): Promise<FishnetNetwork> {
+  return FishnetNetwork.create(opts);
+}
+
+/** 'udp-echo' for .../udp-echo.ts, and for .../udp-echo/main.ts too. */
+function appName(module: string | URL): string {
+  const parts = (module instanceof URL ? module.pathname : module).split('/');
+  const base = parts.at(-1)!.replace(/\.[^.]*$/, '');
+  return (base === 'main' || base === 'index') && parts.length > 1 ? parts.at(-2)! : base;
+}
