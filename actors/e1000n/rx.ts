@@ -118,7 +118,7 @@ export class RxPath {
 
   private unclaimed(frame: Uint8Array, len: number): void {
     this.stats.unclaimed++;
-    if (!this.defaultBuffer || !this.defaultBuffer.alive) {
+    if (!this.defaultBuffer?.alive) {
       this.stats.dropped.noDefault++;
       return;
     }

@@ -116,7 +116,7 @@ export class NetdStack {
   ) {}
 
   /** One frame from netd's default buffer (a view valid during the call). */
-  input(frame: Uint8Array, len: number, now: number): void {
+  input(frame: Uint8Array, len: number, now: number): undefined {
     const why = this.eth.attach(frame, len);
     if (why) return this.malformed(`ethernet: ${why}`);
     const type = this.eth.ethertype;
@@ -185,7 +185,7 @@ export class NetdStack {
     this.reassembly.expire(now);
   }
 
-  private arpInput(frame: Uint8Array, off: number, len: number, now: number): void {
+  private arpInput(frame: Uint8Array, off: number, len: number, now: number): undefined {
     const why = this.arpView.attach(frame, off, len);
     if (why) return this.malformed(`arp: ${why}`);
     const a = this.arpView;
@@ -214,7 +214,14 @@ export class NetdStack {
     }
   }
 
-  private icmpInput(b: Uint8Array, ipOff: number, p: number, end: number, srcMac: Mac, mine: boolean): void {
+  private icmpInput(
+    b: Uint8Array,
+    ipOff: number,
+    p: number,
+    end: number,
+    srcMac: Mac,
+    mine: boolean,
+  ): undefined {
     const why = this.icmp.attach(b, p, end);
     if (why) return this.malformed(`icmp: ${why}`);
     if (!this.icmp.checksumValid()) return this.malformed('icmp: bad checksum');
@@ -244,7 +251,7 @@ export class NetdStack {
     srcMac: Mac,
     mine: boolean,
     now: number,
-  ): void {
+  ): undefined {
     const why = this.udp.attach(b, p, end);
     if (why) return this.malformed(`udp: ${why}`);
     const src = this.ip.src;
@@ -287,7 +294,14 @@ export class NetdStack {
     );
   }
 
-  private tcpInput(b: Uint8Array, p: number, end: number, srcMac: Mac, mine: boolean, now: number): void {
+  private tcpInput(
+    b: Uint8Array,
+    p: number,
+    end: number,
+    srcMac: Mac,
+    mine: boolean,
+    now: number,
+  ): undefined {
     const why = this.tcp.attach(b, p, end);
     if (why) return this.malformed(`tcp: ${why}`);
     const src = this.ip.src;

@@ -51,7 +51,7 @@ test('500 client lifetimes killed at random moments: nothing of the dead is left
         const c: EtherClient = await r.client({ pbufs: 4 });
         dead.push(c.id);
         const opens = [c.api.openPort('udp'), c.api.openPort('tcp'), c.api.openPort('udp', 20000 + i)];
-        opens.forEach((p) => p.catch(() => {}));
+        for (const p of opens) p.catch(() => {});
         if (delays[i]! > 0) await new Promise((res) => setTimeout(res, delays[i]));
         await c.kill();
       }
