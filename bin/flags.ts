@@ -7,9 +7,23 @@ export class UsageError extends Error {}
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-export function parseFlags<O extends Options>(args: string[], options: O, positionals = false) {
+/** What a flag's declaration makes of its value. */
+export type FlagValues<O extends Options> = {
+  [K in keyof O]?: O[K]['type'] extends 'boolean'
+    ? boolean
+    : O[K]['multiple'] extends true
+      ? string[]
+      : string;
+};
+
+export function parseFlags<O extends Options>(
+  args: string[],
+  options: O,
+  positionals = false,
+): { values: FlagValues<O>; positionals: string[] } {
   try {
-    return parseArgs({ args, options, allowPositionals: positionals, strict: true });
+    const r = parseArgs({ args, options, allowPositionals: positionals, strict: true });
+    return { values: r.values as FlagValues<O>, positionals: r.positionals };
   } catch (e) {
     // parseArgs says e.g. "Unknown option '--frob'. To specify a positional argument ...": keep the first sentence.
     throw new UsageError((e as Error).message.split(/\. (?=[A-Z])/)[0]!.replace(/\.$/, ''));
