@@ -49,7 +49,9 @@ export const nodeErrors = {
   /** `expected` as Node words it: "of type string", "of type string or an instance of Buffer, ...". */
   invalidArgType: (name: string, expected: string, value: unknown): NodeCodedError =>
     coded(
-      new TypeError(`The "${name}" argument must be ${expected}. Received ${describeValue(value)}`),
+      new TypeError(
+        `The "${name}" ${name.includes('.') ? 'property' : 'argument'} must be ${expected}. Received ${describeValue(value)}`,
+      ),
       'ERR_INVALID_ARG_TYPE',
     ),
   outOfBounds: (name: string): NodeCodedError =>

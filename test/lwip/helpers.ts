@@ -87,6 +87,10 @@ export class FakeLink implements Link {
     copy.set(frame.subarray(0, 2048));
     this.h!.frame(copy, Math.min(frame.length, 2048));
   }
+  /** A frame from the wire, in memory the test owns (as the netif hands its private copy). */
+  deliverView(frame: Uint8Array, len: number): void {
+    this.h!.frame(frame, len);
+  }
   down(): void {
     this.isUp = false;
     for (const slot of [...this.inFlight.keys()]) this.complete(slot, Err.RT_ERR_PEER_DIED);
