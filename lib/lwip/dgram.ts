@@ -16,6 +16,9 @@
 //    transmit filters refused it, ENOBUFS when no transmit slot was free). As in
 //    Node, a send without a callback reports nothing; ours counts its failures in
 //    stats().sendErrors. Back-pressure: net.txReady() resolves when a slot is free.
+//  - A send to an IPv4 literal (or on a connected socket) is copied into its transmit
+//    slot before send() returns, so the buffer may be reused at once (Node asks that
+//    it stay unchanged until the callback). A name is looked up a tick later, as in Node.
 //  - 'message' hands a copy by default: a Buffer the handler may keep. With
 //    createSocket({ type: 'udp4', zeroCopy: true }) it is a view of the stack's
 //    receive memory, valid only until the handler returns.
@@ -507,8 +510,16 @@ export class Socket extends EventEmitter implements UdpReceiver {
     connected: boolean,
   ): void {
     if (this.closed) return;
-    if (connected || this.connectState === CONNECTED) {
+    if (connected) {
       this.transmit(list, this.pcb.remoteIp, this.pcb.remotePort, undefined, undefined, cb);
+      return;
+    }
+    // An IPv4 literal needs no lookup: the datagram is copied into its slot now, so
+    // that the caller may reuse its buffer at once (and a zero-copy message can be
+    // echoed from inside its handler). Names go through the lookup, a tick later, as in Node.
+    const literal = this.lookupFn === undefined ? this.literal(address) : undefined;
+    if (literal !== undefined) {
+      this.transmit(list, literal, port, address, port, cb);
       return;
     }
     this.resolve(address, (ex, ip) => {
@@ -521,6 +532,25 @@ export class Socket extends EventEmitter implements UdpReceiver {
       this.transmit(list, ip!, port, address, port, cb);
     });
   }
+
+  /** A dotted quad as an address (the last one is remembered: a reply goes where the last one went). */
+  private literal(address: string | undefined): Ipv4Addr | undefined {
+    if (address === undefined || address === '') return undefined;
+    if (address === this.lastText) return this.lastIp;
+    if (!/^[0-9]{1,3}(\.[0-9]{1,3}){3}$/.test(address)) return undefined;
+    let ip: Ipv4Addr;
+    try {
+      ip = ipv4(address);
+    } catch {
+      return undefined;
+    }
+    this.lastText = address;
+    this.lastIp = ip;
+    return ip;
+  }
+
+  private lastText: string | undefined;
+  private lastIp: Ipv4Addr | undefined;
 
   private transmit(
     list: Uint8Array[],
