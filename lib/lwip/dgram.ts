@@ -359,7 +359,11 @@ export class Socket extends EventEmitter implements UdpReceiver {
   private readonly onListenError = () => {
     this.removeListener('listening', this.onListenSuccess);
     this.queue = undefined;
+    // Node forgets a close() that waited for a bind that failed; we do not.
+    if (this.closeWanted) process.nextTick(() => !this.closed && this.close());
   };
+
+  private closeWanted = false;
 
   // ---- connect ----------------------------------------------------------------------
 
@@ -447,7 +451,7 @@ export class Socket extends EventEmitter implements UdpReceiver {
     address?: unknown,
     callback?: unknown,
   ): void {
-    let list: Uint8Array[] | undefined;
+    let data: Uint8Array | Uint8Array[] | undefined;
     const connected = this.connectState === CONNECTED;
     if (!connected) {
       if (address || (port && typeof port !== 'function')) {
@@ -474,10 +478,11 @@ export class Socket extends EventEmitter implements UdpReceiver {
     if (!Array.isArray(buffer)) {
       const b = bytesOf(buffer);
       if (b === undefined) throw nodeErrors.invalidArgType('buffer', BUFFER_TYPES, buffer);
-      list = [b];
+      data = b; // one buffer: no list made for it
     } else {
-      list = bufferList(buffer);
-      if (list === undefined) throw nodeErrors.invalidArgType('buffer list arguments', BUFFER_TYPES, buffer);
+      data = bufferList(buffer);
+      if (data === undefined) throw nodeErrors.invalidArgType('buffer list arguments', BUFFER_TYPES, buffer);
+      if (data.length === 0) data = EMPTY;
     }
     let dstPort = 0;
     if (!connected) dstPort = validatePort(port, 'Port', false);
@@ -490,20 +495,19 @@ export class Socket extends EventEmitter implements UdpReceiver {
     }
     this.healthCheck();
     if (this.bindState === UNBOUND) this.bind({ port: 0 });
-    if (list.length === 0) list.push(EMPTY);
     if (this.bindState !== BOUND) {
-      const l = list;
+      const l = data;
       const a = address as string | undefined;
       if (!this.enqueue(() => this.afterBind(l, dstPort, a, cb, connected))) {
         this.failed('ENOBUFS', cb, a, dstPort);
       }
       return;
     }
-    this.afterBind(list, dstPort, address as string | undefined, cb, connected);
+    this.afterBind(data, dstPort, address as string | undefined, cb, connected);
   }
 
   private afterBind(
-    list: Uint8Array[],
+    list: Uint8Array | Uint8Array[],
     port: number,
     address: string | undefined,
     cb: Callback | undefined,
@@ -553,7 +557,7 @@ export class Socket extends EventEmitter implements UdpReceiver {
   private lastIp: Ipv4Addr | undefined;
 
   private transmit(
-    list: Uint8Array[],
+    data: Uint8Array | Uint8Array[],
     dst: Ipv4Addr,
     dstPort: number,
     address: string | undefined,
@@ -561,9 +565,10 @@ export class Socket extends EventEmitter implements UdpReceiver {
     cb: Callback | undefined,
   ): void {
     let bytes = 0;
-    for (const b of list) bytes += b.length;
+    if (data instanceof Uint8Array) bytes = data.length;
+    else for (const b of data) bytes += b.length;
     const req = cb ? new SendRequest(this, cb, address, port, bytes) : undefined;
-    const err = this.host.udp.send(this.pcb, list.length === 1 ? list[0]! : list, dst, dstPort, req);
+    const err = this.host.udp.send(this.pcb, data, dst, dstPort, req);
     if (err !== undefined) {
       this.failed(err, cb, address, port);
       return;
@@ -678,6 +683,7 @@ export class Socket extends EventEmitter implements UdpReceiver {
   close(callback?: () => void): this {
     if (typeof callback === 'function') this.on('close', callback);
     if (this.queue !== undefined) {
+      this.closeWanted = true;
       this.queue.push(() => this.close());
       return this;
     }

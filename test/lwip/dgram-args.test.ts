@@ -374,3 +374,22 @@ test('zeroCopy: the message is a view of the receive memory, valid during the ha
   t.not(seen[1]!.msg.toString(), 'first', 'and changes with it once the handler has returned');
   await r.close();
 });
+
+test('close() while a bind is pending waits for it; when the bind fails, the socket still closes (Node would forget the close)', async (t) => {
+  const r = rig();
+  const a = r.socket();
+  a.bind(43000);
+  await once(a, 'listening');
+  const b = r.socket();
+  const errors: string[] = [];
+  b.on('error', (e: Error & { code?: string }) => errors.push(e.code!));
+  b.bind(43000);
+  b.send('queued', 9, '127.0.0.1'); // waits for the bind
+  b.close();
+  await once(b, 'close');
+  t.deepEqual(errors, ['EADDRINUSE']);
+  t.true(b.isClosed);
+  t.throws(() => b.send('x', 9), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });
+  await r.close();
+  t.is(r.ports.open.size, 0);
+});
