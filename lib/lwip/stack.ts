@@ -314,7 +314,8 @@ export class Stack {
     if (!(Number.isInteger(loop) && loop >= 1))
       throw bad(`loopbackQueue ${String(loop)} is not a positive integer`);
     this.loopLimit = loop;
-    this.now = cfg.now ?? (() => performance.now());
+    // Whole milliseconds: a small integer stays unboxed (no allocation per packet), a fraction would not.
+    this.now = cfg.now ?? (() => Math.floor(performance.now()));
     this.ip_ = IPV4_ANY;
     this.gw_ = IPV4_ANY;
     this.mask_ = IPV4_ANY;
