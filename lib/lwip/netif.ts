@@ -6,6 +6,8 @@
 // buffer carved into slots, one frame per slot, one transmit_packet per frame; a
 // slot is the stack's again at tx_done. When no slot is free a send fails at once
 // (txAlloc() = -1) and txReady() says when to try again: nothing waits unseen.
+// Messages to the driver travel on the binding's shared-memory ring and its doorbell
+// rings once per batch (the end of the current microtask), not once per frame.
 //
 // The driver is a peer like any other: every pbuf and slot it names is checked
 // against what we handed it, and what it reports that does not fit is counted.

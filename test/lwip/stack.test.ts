@@ -629,3 +629,17 @@ test('frames of the Ethernet minimum (padding after the IP datagram) are read to
   t.is(eth.attach(padded), undefined);
   await r.close();
 });
+
+test('setTTL: the datagrams of that socket leave with it; others keep the default', async (t) => {
+  const r = rig({ ttl: 33 });
+  const a = await bound(r, 7000);
+  const b = await bound(r, 7001);
+  r.link.deliver(arpFrom(ArpOp.REQUEST, PEER_MAC, PEER, US));
+  t.is(a.setTTL(5), 5);
+  a.send('a', 9, '10.0.0.9');
+  b.send('b', 9, '10.0.0.9');
+  await tick();
+  t.is(parseUdp(r.link.sent[0]!).ttl, 5);
+  t.is(parseUdp(r.link.sent[1]!).ttl, 33);
+  await r.close();
+});
