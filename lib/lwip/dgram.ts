@@ -526,6 +526,11 @@ export class Socket extends EventEmitter implements UdpReceiver {
       this.transmit(list, literal, port, address, port, cb);
       return;
     }
+    // An IPv6 address on a udp4 socket: the send fails, as Node's does (EINVAL).
+    if (this.lookupFn === undefined && address?.includes(':')) {
+      this.failed('EINVAL', cb, address, port);
+      return;
+    }
     this.resolve(address, (ex, ip) => {
       if (this.closed) return;
       if (ex) {

@@ -198,6 +198,9 @@ test('errors by callback: EMSGSIZE past 65,507 bytes, a full-size datagram, EACC
   const [fullOurs, fullNode] = await both((s, cb) => any(s).send(Buffer.alloc(65507), port, '127.0.0.1', cb));
   t.deepEqual(fullOurs, fullNode);
   t.is(fullNode.bytes, 65507);
+  const [v6Ours, v6Node] = await both((s, cb) => any(s).send('x', port, '::1', cb));
+  t.deepEqual(v6Ours, v6Node);
+  t.is(v6Node.code, 'EINVAL');
   const [listOurs, listNode] = await both((s, cb) =>
     any(s).send(['ab', Buffer.from('cde')], port, '127.0.0.1', cb),
   );
@@ -229,7 +232,6 @@ test('bind errors arrive as error events: EADDRINUSE (two sockets, one port), EA
   const b = r.socket();
   b.bind(40000);
   const [e] = await once<[Error & Record<string, unknown>]>(b, 'error');
-  // node:dgram words it so (checked against a real socket in the end-to-end tests' twin).
   t.like(e, {
     code: 'EADDRINUSE',
     errno: -98,
@@ -238,6 +240,30 @@ test('bind errors arrive as error events: EADDRINUSE (two sockets, one port), EA
     port: 40000,
     message: 'bind EADDRINUSE 0.0.0.0:40000',
   });
+  // What a real node:dgram socket says for a port taken on loopback, and ours for the same.
+  const n1 = dgram.createSocket('udp4');
+  await new Promise<void>((res) => n1.bind(0, '127.0.0.1', () => res()));
+  const taken = n1.address().port;
+  const n2 = dgram.createSocket('udp4');
+  n2.bind(taken, '127.0.0.1');
+  const [ne2] = await once<[Error & Record<string, unknown>]>(n2, 'error');
+  const o1 = r.socket();
+  o1.bind(taken, '127.0.0.1');
+  await once(o1, 'listening');
+  const o2 = r.socket();
+  o2.bind(taken, '127.0.0.1');
+  const [oe2] = await once<[Error & Record<string, unknown>]>(o2, 'error');
+  const fields = (x: Record<string, unknown>) => ({
+    code: x.code,
+    errno: x.errno,
+    syscall: x.syscall,
+    address: x.address,
+    port: x.port,
+    message: x.message,
+  });
+  t.deepEqual(fields(oe2), fields(ne2));
+  closeNode(n1);
+  closeNode(n2);
   // A failed bind leaves the socket unbound: it may try again.
   b.bind(40001);
   await once(b, 'listening');
