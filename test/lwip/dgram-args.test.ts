@@ -4,7 +4,7 @@
 // errors that come later, by callback or event, field by field.
 import dgram from 'node:dgram';
 import test from 'ava';
-import { Socket } from '../../lib/lwip/dgram.ts';
+import { createSocket, Socket } from '../../lib/lwip/dgram.ts';
 import { udpFrame } from '../../lib/net/index.ts';
 import { once, PEER, PEER_MAC, rig, US, US_MAC } from './helpers.ts';
 
@@ -418,4 +418,24 @@ test('close() while a bind is pending waits for it; when the bind fails, the soc
   t.throws(() => b.send('x', 9), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });
   await r.close();
   t.is(r.ports.open.size, 0);
+});
+
+test('createSocket({ type, stack }) is the same socket as net.dgram.createSocket; without a stack it is refused', async (t) => {
+  const r = rig();
+  const s = createSocket({ type: 'udp4', stack: r });
+  s.bind(44000);
+  await once(s, 'listening');
+  t.deepEqual(s.address(), { address: '0.0.0.0', family: 'IPv4', port: 44000 });
+  t.true(r.sockets.has(s));
+  t.throws(() => createSocket('udp4'), {
+    code: 'ERR_INVALID_ARG_TYPE',
+    message: /"options\.stack" property/,
+  });
+  t.throws(() => createSocket({ type: 'udp6', stack: r }), {
+    code: 'ERR_SOCKET_BAD_TYPE',
+    message: /no IPv6/,
+  });
+  t.throws(() => createSocket({ type: 'udp4', stack: r, reuseAddr: true }), { code: 'EOPNOTSUPP' });
+  await r.close();
+  t.true(s.isClosed);
 });
