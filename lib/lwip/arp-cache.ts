@@ -76,6 +76,12 @@ export interface ArpCacheConfig {
   readonly queueLimit?: number;
   /** Entries in the table; past it the oldest is evicted. Default 256. */
   readonly maxEntries?: number;
+  /**
+   * Answer ARP requests for our address (default true). A client stack on a shared
+   * NIC says false: netd answers for the machine's address, once, and the clients
+   * only learn from what they see.
+   */
+  readonly answer?: boolean;
 }
 
 export interface ArpCacheStats {
@@ -141,6 +147,7 @@ export class ArpCache {
   private readonly retryMs: number;
   private readonly queueLimit: number;
   private readonly maxEntries: number;
+  private readonly answer: boolean;
   /** Insertion order is age: an entry is moved to the end whenever it is confirmed. */
   private readonly entries = new Map<number, Entry>();
   private wantRefresh = false;
@@ -163,6 +170,9 @@ export class ArpCache {
     this.retryMs = pos('retryMs', cfg.retryMs, 1000, false);
     this.queueLimit = pos('queueLimit', cfg.queueLimit, 8, true);
     this.maxEntries = pos('maxEntries', cfg.maxEntries, 256, true);
+    if (cfg.answer !== undefined && typeof cfg.answer !== 'boolean')
+      throw bad(`answer ${String(cfg.answer)} is not a boolean`);
+    this.answer = cfg.answer ?? true;
   }
 
   /** Our address (IPV4_ANY: none yet). Neighbours stay known when it changes. */
@@ -273,7 +283,7 @@ export class ArpCache {
     } else if (op === ArpOp.REPLY) {
       this.stats.ignored.unsolicited++;
     }
-    if (forUs && op === ArpOp.REQUEST) {
+    if (forUs && op === ArpOp.REQUEST && this.answer) {
       this.stats.repliesSent++;
       out.push({ kind: 'reply', targetMac: smac, targetIp: sip });
     }

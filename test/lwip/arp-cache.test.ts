@@ -167,6 +167,14 @@ test('learning (RFC 826): a request for us is answered and its sender learned; o
   t.deepEqual(kinds(bare.input(arp(ArpOp.REQUEST, PEER_MAC, PEER, US_IP), 1)), ['reply']);
 });
 
+test('a client stack (answer: false) learns from a request for its address but leaves the answer to netd', (t) => {
+  const c = cache({ answer: false });
+  t.deepEqual(c.input(arp(ArpOp.REQUEST, PEER_MAC, PEER, US_IP), 0), []);
+  t.like(c.entry(PEER), { state: 'reachable', mac: PEER_MAC });
+  t.is(c.stats.repliesSent, 0);
+  t.throws(() => cache({ answer: 'no' as unknown as boolean }), { message: /answer no is not a boolean/ });
+});
+
 test('hostile ARP: bad op, multicast or zero sender, our own MAC, our address claimed (conflict)', (t) => {
   const c = cache();
   c.input(arp(ArpOp.REQUEST, PEER_MAC, PEER, US_IP), 0);
