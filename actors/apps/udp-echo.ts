@@ -1,7 +1,7 @@
 // A UDP echo server (RFC 862) on a machine's network, through lib/lwip's
 // node:dgram-shaped sockets: every datagram to its port goes back to where it came
 // from. Spawn it with { machine, port }; a port below 1024 (7 is echo's) needs the
-// machine's netd-priv grant as the capability `netd-priv`.
+// machine's netd-priv grant as the capability `lowPorts`.
 //
 // It uses a zero-copy socket: the message is a view of the stack's receive memory,
 // valid while the handler runs, and send() to an address literal copies it into a

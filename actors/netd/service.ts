@@ -26,6 +26,8 @@ interface PortRecord {
   readonly rx: number;
   readonly tx: number;
   filterId: number;
+  /** The filter pair for ICMP errors about its datagrams (RX), with the port's TX filter. */
+  icmpFilterId: number;
   state: PortState;
   /** Set when its client went (or asked to close it) while it was opening: the opener finishes the close. */
   abandoned: boolean;
@@ -157,11 +159,10 @@ export class PortService {
   async readdress(): Promise<void> {
     for (const rec of this.byPort.values()) {
       if (rec.state !== 'open') continue;
-      const [rxCode, txCode] = this.filtersFor(rec.kind, rec.port);
-      const old = rec.filterId;
+      const old = [rec.filterId, rec.icmpFilterId];
       try {
-        rec.filterId = (await this.driver.rpc.register_filter(rec.rx, rec.tx, rxCode, txCode)).filter_id;
-        await this.driver.rpc.deregister_filter(old);
+        [rec.filterId, rec.icmpFilterId] = await this.registerPairs(rec);
+        await Promise.all(old.map((id) => this.deregister(id)));
       } catch {
         // The client's buffers went meanwhile: its own cleanup closes the port.
       }
@@ -186,8 +187,24 @@ export class PortService {
     }
   }
 
-  private filtersFor(kind: Kind, port: number): [Uint8Array, Uint8Array] {
-    return this.templates.pair(kind, this.address.ip, port);
+  /** Register a port's two filter pairs (the port's, and ICMP errors about it) at once; undone if either fails. */
+  private async registerPairs(rec: PortRecord): Promise<[number, number]> {
+    const f = this.templates.filters(rec.kind, this.address.ip, rec.port);
+    const [a, b] = await Promise.allSettled([
+      this.driver.rpc.register_filter(rec.rx, rec.tx, f.rx, f.tx),
+      this.driver.rpc.register_filter(rec.rx, rec.tx, f.icmp, f.tx),
+    ]);
+    if (a.status === 'fulfilled' && b.status === 'fulfilled') return [a.value.filter_id, b.value.filter_id];
+    for (const r of [a, b]) if (r.status === 'fulfilled') await this.deregister(r.value.filter_id);
+    throw (a.status === 'rejected' ? a.reason : (b as PromiseRejectedResult).reason) as unknown;
+  }
+
+  private async deregister(id: number): Promise<void> {
+    try {
+      await this.driver.rpc.deregister_filter(id);
+    } catch {
+      // Gone already: the driver dropped it with its client's buffers.
+    }
   }
 
   /** The port is taken: make its filters, register them, and only then is it open. */
@@ -200,6 +217,7 @@ export class PortService {
       rx,
       tx,
       filterId: 0,
+      icmpFilterId: 0,
       state: 'opening',
       abandoned: !c.alive,
       settled: new Promise((r) => {
@@ -209,8 +227,7 @@ export class PortService {
     this.byPort.set(key(kind, port), rec);
     c.ports.add(rec);
     try {
-      const [rxCode, txCode] = this.filtersFor(kind, port);
-      rec.filterId = (await this.driver.rpc.register_filter(rx, tx, rxCode, txCode)).filter_id;
+      [rec.filterId, rec.icmpFilterId] = await this.registerPairs(rec);
     } catch (e) {
       this.forget(rec);
       settle();
@@ -253,11 +270,7 @@ export class PortService {
 
   /** Deregister a port's filters, then free the port: its frames stop before it can be reused. */
   private async unregister(rec: PortRecord): Promise<void> {
-    try {
-      await this.driver.rpc.deregister_filter(rec.filterId);
-    } catch {
-      // Gone already: the driver dropped it with its client's buffers.
-    }
+    await Promise.all([this.deregister(rec.filterId), this.deregister(rec.icmpFilterId)]);
     this.forget(rec);
   }
 

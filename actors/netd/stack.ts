@@ -19,6 +19,7 @@ import {
   type Ipv4Addr,
   Ipv4Packet,
   icmpEchoFrame,
+  icmpErrorFrame,
   internetChecksum,
   ipv4Frame,
   type Mac,
@@ -272,24 +273,15 @@ export class NetdStack {
       return;
     }
     this.stats.portUnreachableSent++;
-    // The error quotes the IP header and the first 8 bytes of the datagram (RFC 792).
-    const hl = this.ip.headerLength;
-    const quote = b.slice(ipOff, Math.min(end, ipOff + hl + 8));
-    const icmp = new Uint8Array(8 + quote.length);
-    icmp[0] = IcmpType.UNREACHABLE;
-    icmp[1] = 3; // port unreachable
-    icmp.set(quote, 8);
-    const sum = internetChecksum(icmp, 0, icmp.length);
-    icmp[2] = sum >>> 8;
-    icmp[3] = sum & 0xff;
     this.hooks.send(
-      ipv4Frame({
+      icmpErrorFrame({
         dstMac: srcMac,
         srcMac: this.mac,
         src: this.address.ip,
         dst: src,
-        protocol: IpProtocol.ICMP,
-        payload: icmp,
+        type: IcmpType.UNREACHABLE,
+        code: 3, // port unreachable
+        datagram: b.subarray(ipOff, end),
       }),
     );
   }

@@ -6,7 +6,7 @@
 // Two sentinels are compiled to be sure the port is the only difference; the driver
 // verifies whatever it is handed anyway.
 
-import { compileFilter, portRxFilter, portTxFilter } from '../../lib/bfdmux/index.ts';
+import { compileFilter, icmpErrorRxFilter, portRxFilter, portTxFilter } from '../../lib/bfdmux/index.ts';
 import { type Ipv4Addr, type Mac, port as portOf } from '../../lib/net/index.ts';
 import type { PortType } from './ports.ts';
 
@@ -47,21 +47,28 @@ function fill(t: Template | undefined, build: (port: number) => string, port: nu
 }
 
 export class FilterTemplates {
-  private readonly cache = new Map<string, { rx: Template | undefined; tx: Template | undefined }>();
+  private readonly cache = new Map<
+    string,
+    { rx: Template | undefined; tx: Template | undefined; icmp: Template | undefined }
+  >();
 
   constructor(private readonly mac: Mac) {}
 
-  /** A port's RX and TX filter code. UDP ports also take broadcasts (DHCP servers, discovery). */
-  pair(kind: PortType, ip: Ipv4Addr, port: number): [Uint8Array, Uint8Array] {
+  /**
+   * A port's filter code: RX, TX, and the RX filter for the ICMP errors that quote
+   * its datagrams. UDP ports also take broadcasts (DHCP servers, discovery).
+   */
+  filters(kind: PortType, ip: Ipv4Addr, port: number): { rx: Uint8Array; tx: Uint8Array; icmp: Uint8Array } {
     const rx = (p: number) =>
       portRxFilter({ mac: this.mac, ip, type: kind, port: portOf(p), broadcast: kind === 'udp' });
     const tx = (p: number) => portTxFilter({ mac: this.mac, ip, type: kind, port: portOf(p) });
+    const icmp = (p: number) => icmpErrorRxFilter({ mac: this.mac, ip, type: kind, port: portOf(p) });
     const key = `${kind}/${ip}`;
     let t = this.cache.get(key);
     if (!t) {
-      t = { rx: template(rx), tx: template(tx) };
+      t = { rx: template(rx), tx: template(tx), icmp: template(icmp) };
       this.cache.set(key, t);
     }
-    return [fill(t.rx, rx, port), fill(t.tx, tx, port)];
+    return { rx: fill(t.rx, rx, port), tx: fill(t.tx, tx, port), icmp: fill(t.icmp, icmp, port) };
   }
 }

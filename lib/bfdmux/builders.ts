@@ -245,3 +245,31 @@ export function portTxFilter(s: Omit<PortFilterSpec, 'broadcast'>): string {
 function badType(t: unknown): never {
   throw new TypeError(`port type must be 'tcp' or 'udp', not ${JSON.stringify(t)}`);
 }
+
+/**
+ * ICMP errors (destination unreachable, time exceeded, parameter problem) to our MAC
+ * and address that quote a datagram we sent from `port`: netd registers one beside
+ * each port's filters, so that the client stack can tell the socket (ECONNREFUSED).
+ * Index-friendly: all but the type test are `field == constant` atoms.
+ */
+export function icmpErrorRxFilter(s: Omit<PortFilterSpec, 'broadcast' | 'ipHeader'>): string {
+  checkMac(s.mac, 'icmpErrorRxFilter mac');
+  checkIp(s.ip, 'icmpErrorRxFilter ip');
+  checkPort(s.port, 'icmpErrorRxFilter port');
+  const p = s.type === 'tcp' ? PROTO_TCP : s.type === 'udp' ? PROTO_UDP : badType(s.type);
+  const icmp = '14 + (int8[14] & 15) * 4';
+  const quote = '22 + (int8[14] & 15) * 4'; // the quoted IPv4 header, after the 8-byte ICMP header
+  return and(
+    macAt(0, s.mac),
+    ipv4Type,
+    ipVersion4,
+    `int32[30] == ${hex(s.ip)}`,
+    proto(PROTO_ICMP),
+    firstFragment,
+    `(int8[${icmp}] == 3 || int8[${icmp}] == 11 || int8[${icmp}] == 12)`,
+    `(int8[${quote}] & 0xf0) == 0x40`,
+    `int8[${quote} + 9] == ${p}`,
+    `int32[${quote} + 12] == ${hex(s.ip)}`,
+    `int16[${quote} + (int8[${quote}] & 15) * 4] == ${s.port}`,
+  );
+}

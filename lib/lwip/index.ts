@@ -26,7 +26,6 @@ export {
   type NetdClientOptions,
   PRIVILEGED_PORTS,
 } from './netd-client.ts';
-export { icmpErrorRxFilter, laterFragmentTxFilter } from './netd-filters.ts';
 export {
   MAX_RX_PBUFS,
   MAX_TX_SLOTS,

@@ -23,7 +23,7 @@ export interface OpenOptions {
   readonly machine: string;
   /**
    * The connect grant for `<machine>/netd-priv`, for ports below 1024. Default: the
-   * capability the actor was handed as `netd-priv`, if any.
+   * capability the actor was handed as `lowPorts` (FishnetMachine.spawn({ lowPorts: true })), if any.
    */
   readonly privileged?: CapabilityRef;
   /** Receive pbufs and transmit slots (default 256 each). */
@@ -135,7 +135,7 @@ export async function open(ctx: ActorContext<unknown>, opts: OpenOptions): Promi
       machine: opts.machine,
       rxBuffer: netif.rxBufferId,
       txBuffer: netif.txBufferId,
-      privileged: opts.privileged ?? ctx.caps['netd-priv'],
+      privileged: opts.privileged ?? ctx.caps.lowPorts,
       timeoutMs: opts.timeoutMs,
     });
     const { ip, gw, mask } = await netd.ipInfo();

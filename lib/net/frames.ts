@@ -3,7 +3,7 @@
 import type { Mac } from './addr.ts';
 import { type ArpFields, writeArp } from './arp.ts';
 import { EtherType, writeEthernet } from './ethernet.ts';
-import { writeIcmpEcho } from './icmp.ts';
+import { writeIcmpEcho, writeIcmpError } from './icmp.ts';
 import { IpProtocol, type Ipv4Fields, writeIpv4 } from './ipv4.ts';
 import { type TcpFields, writeTcp } from './tcp.ts';
 import { writeUdp } from './udp.ts';
@@ -64,6 +64,13 @@ export function icmpEchoFrame(
     },
 ): Uint8Array {
   return ipv4Frame({ ...f, protocol: IpProtocol.ICMP, payload: segment((b, o) => writeIcmpEcho(b, o, f)) });
+}
+
+/** An ICMP error about `datagram` (its IPv4 header and on), quoting what RFC 792 says. */
+export function icmpErrorFrame(
+  f: LinkFields & IpFields & { readonly type: number; readonly code: number; readonly datagram: Uint8Array },
+): Uint8Array {
+  return ipv4Frame({ ...f, protocol: IpProtocol.ICMP, payload: segment((b, o) => writeIcmpError(b, o, f)) });
 }
 
 export function arpFrame(f: LinkFields & ArpFields): Uint8Array {

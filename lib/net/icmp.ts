@@ -60,3 +60,24 @@ export function writeIcmpEcho(
   writeU16(b, off + 2, internetChecksum(b, off, len));
   return len;
 }
+
+/**
+ * Write an ICMP error (unreachable, time exceeded, ...) quoting `datagram`'s IP
+ * header and first 8 bytes of its payload (RFC 792); returns the message length.
+ */
+export function writeIcmpError(
+  b: Uint8Array,
+  off: number,
+  f: { readonly type: number; readonly code: number; readonly datagram: Uint8Array },
+): number {
+  const d = f.datagram;
+  const hl = d.length > 0 ? (d[0]! & 0x0f) * 4 : 0;
+  const quote = d.subarray(0, Math.min(d.length, hl + 8));
+  const len = ICMP_HEADER + quote.length;
+  b.fill(0, off, off + ICMP_HEADER);
+  b[off] = f.type;
+  b[off + 1] = f.code;
+  b.set(quote, off + ICMP_HEADER);
+  writeU16(b, off + 2, internetChecksum(b, off, len));
+  return len;
+}

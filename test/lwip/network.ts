@@ -1,6 +1,7 @@
 // Two machines on one network for the stack's end-to-end tests: each an emulated
-// e1000 with its driver and a netd-lite with a static address (m1 10.1.0.1, m2
-// 10.1.0.2, /24), a tap on the switch to inject frames and read the wire, and
+// e1000 with its driver and the real netd with a static address (m1 10.1.0.1, m2
+// 10.1.0.2, /24) - or, for the test of an address that changes on demand, the
+// netd-lite fixture - a tap on the switch to inject frames and read the wire, and
 // application actors (lib/lwip through test/fixtures/actors/lwip-peer.ts, or the
 // apps in actors/apps). Everything is shut down at the end, and the runtime's tables
 // must be empty.
@@ -25,11 +26,21 @@ export const GW = ipv4('10.1.0.254');
 export const TAP_MAC = 0x02_00_00_00_0a_0a as Mac;
 export const TAP_IP = ipv4('10.1.0.99');
 
+/** What the tests ask of a machine's netd, whichever runs. */
+export interface NetdView {
+  ports(): Promise<{ type: string; port: number; owner: number }[]>;
+  arpAnswered(): Promise<number>;
+  unreachableSent(): Promise<number>;
+  /** netd-lite only: a new address, as a renewed lease would bring. */
+  readonly lite?: NetdLiteRef;
+}
+
 export interface Host {
   readonly m: Machine;
   readonly ip: Ipv4Addr;
-  readonly netd: NetdLiteRef;
-  readonly priv: ServiceCapability;
+  readonly netd: NetdView;
+  /** The connect grant for `<machine>/netd-priv` (ports below 1024). */
+  readonly priv: ServiceCapability['connect'];
 }
 
 export interface Net2 {
@@ -49,22 +60,41 @@ export interface Net2 {
 export async function withTwoMachines<T>(
   t: ExecutionContext,
   fn: (n: Net2) => Promise<T>,
-  netdArgs: Partial<NetdLiteArgs> = {},
+  opts: { lite?: Partial<NetdLiteArgs> } = {},
 ): Promise<T> {
   const rt = new Runtime({ prestart: 0 });
   const net = new Network();
   const machines: Machine[] = [];
   try {
     const host = async (name: string, ip: string): Promise<Host> => {
+      if (!opts.lite) {
+        const m = await Machine.boot(rt, net, { name, address: `${ip}/24`, gateway: '10.1.0.254' });
+        machines.push(m);
+        const netd = () => m.netd!.api;
+        const stack = async () =>
+          ((await netd().statistics()) as unknown as { stack: Record<string, number> }).stack;
+        const view: NetdView = {
+          ports: () => netd().ports(),
+          arpAnswered: async () => (await stack()).arpRequestsAnswered!,
+          unreachableSent: async () => (await stack()).portUnreachableSent!,
+        };
+        return { m, ip: ipv4(ip), netd: view, priv: m.lowPortGrant };
+      }
       const m = await Machine.boot(rt, net, { name });
       machines.push(m);
       const priv = rt.privileged(`${name}/netd-priv`);
-      const netd = (await rt.spawn({
+      const lite = (await rt.spawn({
         module: fixture('netd-lite'),
-        args: { machine: name, ip, gw: '10.1.0.254', mask: '255.255.255.0', ...netdArgs },
+        args: { machine: name, ip, gw: '10.1.0.254', mask: '255.255.255.0', ...opts.lite },
         caps: { netd: m.netdGrant, priv: priv.export },
       })) as NetdLiteRef;
-      return { m, ip: ipv4(ip), netd, priv };
+      const view: NetdView = {
+        ports: () => lite.api.ports(),
+        arpAnswered: async () => (await lite.api.stats()).arpAnswered,
+        unreachableSent: async () => (await lite.api.stats()).unreachableSent,
+        lite,
+      };
+      return { m, ip: ipv4(ip), netd: view, priv: priv.connect };
     };
     const m1 = await host('m1', '10.1.0.1');
     const m2 = await host('m2', '10.1.0.2');
@@ -77,7 +107,7 @@ export async function withTwoMachines<T>(
       (await rt.spawn({
         module,
         args,
-        ...(h && priv ? { caps: { 'netd-priv': h.priv.connect } } : {}),
+        ...(h && priv ? { caps: { lowPorts: h.priv } } : {}),
       })) as ActorRef<A>;
     return await fn({
       rt,

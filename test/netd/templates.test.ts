@@ -2,8 +2,14 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { FilterTemplates } from '../../actors/netd/templates.ts';
-import { compileFilter, executeFilter, portRxFilter, portTxFilter } from '../../lib/bfdmux/index.ts';
-import { ipv4, mac, port, tcpFrame, udpFrame } from '../../lib/net/index.ts';
+import {
+  compileFilter,
+  executeFilter,
+  icmpErrorRxFilter,
+  portRxFilter,
+  portTxFilter,
+} from '../../lib/bfdmux/index.ts';
+import { IcmpType, icmpErrorFrame, ipv4, mac, port, tcpFrame, udpFrame } from '../../lib/net/index.ts';
 
 const MAC = mac('02:00:00:00:00:01');
 const IP = ipv4('10.0.0.2');
@@ -19,10 +25,11 @@ test('a template filled with a port agrees with the filter built for that port, 
       fc.integer({ min: 1, max: 65535 }),
       fc.boolean(),
       (kind, p, other, broadcast) => {
-        const [rx, tx] = templates.pair(kind, IP, p);
+        const { rx, tx, icmp } = templates.filters(kind, IP, p);
         const spec = { mac: MAC, ip: IP, type: kind, port: port(p) };
         const rxRef = compileFilter(portRxFilter({ ...spec, broadcast: kind === 'udp' })).code;
         const txRef = compileFilter(portTxFilter(spec)).code;
+        const icmpRef = compileFilter(icmpErrorRxFilter(spec)).code;
         const make =
           kind === 'udp'
             ? udpFrame
@@ -46,6 +53,18 @@ test('a template filled with a port agrees with the filter built for that port, 
             dstPort: 5000,
           });
           if (executeFilter(tx, outbound) !== executeFilter(txRef, outbound)) return false;
+          // The peer's answer: port unreachable, quoting what we sent from dstPort.
+          const error = icmpErrorFrame({
+            dstMac: MAC,
+            srcMac: PEER,
+            src: PEER_IP,
+            dst: IP,
+            type: IcmpType.UNREACHABLE,
+            code: 3,
+            datagram: outbound.subarray(14),
+          });
+          const verdict = executeFilter(icmp, error);
+          if (verdict !== executeFilter(icmpRef, error) || verdict !== (dstPort === p ? 1 : 0)) return false;
         }
         return (
           executeFilter(
