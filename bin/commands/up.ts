@@ -1,7 +1,7 @@
 // `fishnet up`: a long-running machine with chosen applications, on the virtual
 // switch or a VXLAN link, reachable by `fishnet ports` / `fishnet stats` through its
 // control socket, until SIGINT or SIGTERM.
-import { APPS, type AppEntry } from '../../embed/apps.ts';
+import { APPS, type AppEntry, needsLowPorts } from '../../embed/apps.ts';
 import { ControlServer, controlPath } from '../../embed/control.ts';
 import { createNetwork, type FishnetMachine } from '../../embed/fishnet.ts';
 import type { VxlanOptions } from '../../lib/phy/index.ts';
@@ -25,6 +25,8 @@ const usage = [
   'applications:',
   ...Object.entries(APPS).map(([k, a]) => `  ${k.padEnd(12)} ${a.about}`),
   '',
+  'e.g.  fishnet up --address 10.0.0.2/24 --app udp-echo:7 --app udp-traffic:9000',
+  '',
   `It prints one line when it is up, then serves until SIGINT or SIGTERM. Its control socket is`,
   `${controlPath('NAME')} (set FISHNET_RUN_DIR to move it).`,
 ].join('\n');
@@ -40,27 +42,32 @@ interface AppPlan {
 export function parseApp(spec: string): AppPlan {
   const [head, ...rest] = spec.split(',');
   const [name, portText, extra] = head!.split(':');
-  const entry = APPS[name!];
+  const entry = Object.hasOwn(APPS, name!) ? APPS[name!] : undefined;
   if (!entry || extra !== undefined) {
     throw new UsageError(`--app: unknown application '${head}' (one of: ${Object.keys(APPS).join(', ')})`);
   }
-  const args: Record<string, unknown> = {};
   let port: number | undefined;
   if (portText !== undefined) {
-    if (!entry.portArg) throw new UsageError(`--app: ${name} takes no port`);
+    if (!entry.port) throw new UsageError(`--app: ${name} takes no port`);
     port = intFlag(`app ${name}: port`, portText, 1, 65535);
-    args[entry.portArg] = port;
-  }
+  } else if (entry.port?.required) throw new UsageError(`--app: ${name} needs a port (${name}:PORT)`);
+  const kv: Record<string, string | number> = {};
   if (rest.length > 0) {
-    const kv = keyValues('app', rest.join(','), Object.keys(entry.args));
-    for (const [k, v] of Object.entries(kv)) {
-      if (entry.args[k] === 'number') {
+    for (const [k, v] of Object.entries(keyValues('app', rest.join(','), Object.keys(entry.keys)))) {
+      if (entry.keys[k] === 'number') {
         const n = Number(v);
-        if (v === '' || !Number.isFinite(n))
+        if (v === '' || !Number.isFinite(n) || n < 0) {
           throw new UsageError(`--app ${name}: ${k} must be a number, not '${v}'`);
-        args[k] = n;
-      } else args[k] = v;
+        }
+        kv[k] = n;
+      } else kv[k] = v;
     }
+  }
+  let args: Record<string, unknown>;
+  try {
+    args = entry.args(port, kv);
+  } catch (e) {
+    throw new UsageError(`--app ${name}: ${(e as Error).message}`);
   }
   return { name: name!, entry, args, port };
 }
@@ -177,7 +184,7 @@ async function serveUntilStopped(plan: UpPlan): Promise<number> {
         name: `${plan.name}/${app.name}${app.port ? `-${app.port}` : `-${running.length + 1}`}`,
         module: app.entry.module,
         args: app.args,
-        lowPorts: app.entry.bindsPort === true && (app.port ?? 1024) < 1024,
+        lowPorts: needsLowPorts(app.entry, app.port),
       });
       running.push({ plan: app, ref });
     }
@@ -218,9 +225,12 @@ async function stats(m: FishnetMachine, running: readonly { plan: AppPlan; ref: 
   const view = await m.inspect();
   const apps = await Promise.all(
     running.map(async ({ plan, ref }) => {
-      const api = ref.api as unknown as { stats?: () => Promise<unknown> };
+      const method = plan.entry.stats;
       let s: unknown = null;
-      if (ref.state === 'running' && plan.entry.hasStats) s = await api.stats!().catch(() => null);
+      if (ref.state === 'running' && method) {
+        const api = ref.api as unknown as Record<string, () => Promise<unknown>>;
+        s = await api[method]!().catch(() => null);
+      }
       return { app: plan.name, port: plan.port, actor: ref.id, state: ref.state, stats: s };
     }),
   );
