@@ -11,6 +11,8 @@
 // numbers. The generator sends at `rate` datagrams a second, or as fast as the
 // stack takes them (rate 0 or absent): when every transmit slot is busy it waits on
 // net.txReady() rather than fail, so what it counts as sent did leave the stack.
+// What comes back to the generator's port (pointed at an echo server) is counted as
+// replies; datagrams of 20 bytes or more carry their send time, for round trips.
 import { open } from '../../lib/lwip/index.ts';
 import { defineActor } from '../../runtime/index.ts';
 
@@ -133,7 +135,18 @@ export default defineActor(async (ctx, args: UdpTrafficArgs) => {
     startedAt: 0,
     endedAt: 0,
   };
-  const socket = net.dgram.createSocket('udp4');
+  const socket = net.dgram.createSocket({ type: 'udp4', zeroCopy: true });
+  // What comes back to the generator's port (from an echo server): counted, and with
+  // the send time it carries (bytes 12..19, when the datagram is that long), a round trip.
+  const RTT_SAMPLES = 1 << 16;
+  const rtt = new Float64Array(RTT_SAMPLES);
+  const replies = { received: 0, rttSamples: 0 };
+  socket.on('message', (msg) => {
+    if (msg.length < HEADER || msg.readUInt32BE(0) !== MAGIC) return;
+    replies.received++;
+    if (msg.length >= HEADER + 8)
+      rtt[replies.rttSamples++ % RTT_SAMPLES] = performance.now() - msg.readDoubleBE(HEADER);
+  });
   // Bound first (a port from netd), so that the first datagram does not wait for it.
   let bound: Promise<void> | undefined;
   const ensureBound = () =>
@@ -179,6 +192,7 @@ export default defineActor(async (ctx, args: UdpTrafficArgs) => {
         continue;
       }
       buf.writeUInt32BE(seq, 8);
+      if (size >= HEADER + 8) buf.writeDoubleBE(performance.now(), HEADER);
       // To an address literal: copied into its slot now, so buf is ours again at once.
       socket.send(buf, spec.port, spec.address);
       seq++;
@@ -203,6 +217,15 @@ export default defineActor(async (ctx, args: UdpTrafficArgs) => {
     await ensureBound();
     void start(args.generate).catch(() => {});
   }
+
+  /** Round trips in µs: p50 and p99 of the last samples (null when there are none). */
+  const percentiles = (samples: Float64Array) => {
+    if (samples.length === 0) return null;
+    const sorted = Float64Array.from(samples).sort();
+    const at = (q: number) =>
+      Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 1000);
+    return { p50: at(0.5), p99: at(0.99), samples: samples.length };
+  };
 
   const rates = (count: number, bytes: number, ms: number) => ({
     perSecond: ms > 0 ? (count * 1000) / ms : 0,
@@ -239,6 +262,8 @@ export default defineActor(async (ctx, args: UdpTrafficArgs) => {
           bytes: gen.bytes,
           sendErrors: st.sendErrors,
           waitedForSlots: gen.waitedForSlots,
+          replies: replies.received,
+          rttUs: percentiles(rtt.subarray(0, Math.min(replies.rttSamples, RTT_SAMPLES))),
           elapsedMs: gen.startedAt ? genMs : 0,
           ...rates(gen.sent, gen.bytes, gen.startedAt ? genMs : 0),
         },

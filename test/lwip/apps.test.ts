@@ -35,6 +35,16 @@ test.serial('udp-echo on port 7 answers every datagram to where it came from', (
       t.deepEqual(m!.rinfo, { address: '10.1.0.2', family: 'IPv4', port: 7, size });
     }
     t.like(await echo.api.counters(), { received: 5, echoed: 5, bytes: 12046, errors: 0, sendErrors: {} });
+    // udp-traffic's generator pointed at the echo: every datagram comes back, with its round trip.
+    const gen = await n.spawn<ApiOf<typeof UdpTraffic>>(TRAFFIC, {
+      machine: 'm1',
+      generate: { address: '10.1.0.2', port: 7, size: 64, count: 50, rate: 1000 },
+    });
+    await gen.api.done();
+    t.true(await eventually(async () => (await gen.api.counters()).generator.replies === 50));
+    const g = (await gen.api.counters()).generator;
+    t.is(g.rttUs?.samples, 50);
+    t.true(g.rttUs!.p50 > 0 && g.rttUs!.p50 <= g.rttUs!.p99);
   }),
 );
 
