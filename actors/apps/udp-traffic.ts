@@ -39,6 +39,8 @@ export interface UdpTrafficArgs {
   readonly sink?: { readonly port: number };
   readonly generate?: GenerateSpec;
   readonly timeoutMs?: number;
+  /** Receive pbufs (default 256): more ride out longer stalls of a busy machine. */
+  readonly rxPbufs?: number;
 }
 
 interface Flow {
@@ -58,7 +60,11 @@ interface Flow {
 
 export default defineActor(async (ctx, args: UdpTrafficArgs) => {
   if (!args?.sink && !args?.generate) throw new TypeError('udp-traffic: give `sink` or `generate` (or both)');
-  const net = await open(ctx, { machine: args.machine, timeoutMs: args.timeoutMs ?? 5000 });
+  const net = await open(ctx, {
+    machine: args.machine,
+    timeoutMs: args.timeoutMs ?? 5000,
+    rxPbufs: args.rxPbufs,
+  });
   ctx.onShutdown(() => net.close());
 
   // ---- the sink ------------------------------------------------------------------------

@@ -1,89 +1,40 @@
-// `fishnet demo <name>`: runnable walk-throughs of what fishnet does.
-
-import type DemoApp from '../../actors/apps/demo/main.ts';
-import {
-  type ActorRef,
-  describeReason,
-  Runtime,
-  type RuntimeEvent,
-  type SupervisorRef,
-} from '../../runtime/index.ts';
+// `fishnet demo <name>`: runnable walk-throughs of what fishnet does, each in bin/demos/.
 import type { Command } from '../cli.ts';
+import type { Demo } from '../demos/common.ts';
+import { killClient } from '../demos/kill-client.ts';
+import { spoof } from '../demos/spoof.ts';
+import { supervision } from '../demos/supervision.ts';
+import { guarded, UsageError } from '../flags.ts';
 
-const app = new URL('../../actors/apps/demo/main.ts', import.meta.url);
-
-async function supervision(out: (line: string) => void): Promise<number> {
-  const rt = new Runtime();
-  const t0 = performance.now();
-  const at = () => `${(performance.now() - t0).toFixed(0).padStart(5)} ms`;
-  rt.on('event', (e: RuntimeEvent) => {
-    if (e.type === 'restart')
-      out(`${at()}  restart   ${e.supervisor}: ${e.child} (${e.strategy}) -> #${e.ids.join(', #')}`);
-    if (e.type === 'give-up')
-      out(`${at()}  give up   ${e.supervisor}: ${e.restarts} restarts in ${e.periodMs} ms`);
-  });
-  try {
-    out(`${at()}  start     supervisor 'demo': one_for_one, at most 3 restarts in 5 s`);
-    const sup: SupervisorRef = await rt.supervise({
-      name: 'demo',
-      strategy: 'one_for_one',
-      intensity: 3,
-      periodMs: 5000,
-      children: ['alpha', 'beta', 'gamma'].map((id) => ({ id, module: app })),
-    });
-    const child = (id: string) =>
-      sup.child(id) as ActorRef<import('../../runtime/index.ts').ApiOf<typeof DemoApp>>;
-    for (const id of ['alpha', 'beta', 'gamma']) out(`${at()}  running   ${child(id).name} #${child(id).id}`);
-
-    const beta = child('beta');
-    const mon = rt.monitor(beta);
-    out(`${at()}  monitor   ${beta.name} #${beta.id}`);
-    const before = await rt.lookup('demo/beta');
-    out(`${at()}  ping      ${await before.request('ping')}`);
-    out(`${at()}  crash     ${beta.name} is told to throw`);
-    // Its reply may not leave before it dies: the call then rejects with RT_ERR_ACTOR_DEAD.
-    await beta.api.crash('crash requested by the demo').catch(() => {});
-    const down = await mon.down;
-    out(`${at()}  DOWN      ${down.name} #${down.id}: ${describeReason(down.reason)}`);
-    const closed = await before.closed;
-    out(`${at()}  binding   to ${before.peer.name} #${before.peer.id} ended: ${closed.kind}`);
-
-    // The restarted child exports its service again; a new lookup reaches it.
-    const after = await rt.lookup('demo/beta', { timeoutMs: 5000 });
-    out(`${at()}  ping      ${await after.request('ping')}`);
-    out(`${at()}  shutdown  children stop in reverse start order`);
-    const order: string[] = [];
-    rt.on('event', (e) => {
-      if (e.type === 'exit') order.push(e.name);
-    });
-    await rt.shutdown();
-    out(`${at()}  stopped   ${order.join(', ')}`);
-    return 0;
-  } finally {
-    await rt.shutdown();
-  }
-}
-
-const demos: Record<string, { about: string; run: (out: (l: string) => void) => Promise<number> }> = {
-  supervision: {
-    about: 'a supervisor with three actors; one crashes; DOWN and restart are shown',
-    run: supervision,
-  },
+const demos: Record<string, Demo> = {
+  supervision,
+  'kill-client': killClient,
+  spoof,
 };
 
+const usage = [
+  'usage: fishnet demo <name> [--json]',
+  '',
+  '  --json  print the measured results as one JSON line on stdout (the narration goes to stderr)',
+  '',
+  'demos:',
+  ...Object.entries(demos).flatMap(([k, d]) => [
+    `  ${k.padEnd(12)} ${d.about}`,
+    ...(d.usage ? [`  ${d.usage}`] : []),
+  ]),
+].join('\n');
+
 export const demo: Command = {
-  summary: 'run a demo: supervision',
-  usage: `usage: fishnet demo <name>\n\ndemos:\n${Object.entries(demos)
-    .map(([k, d]) => `  ${k}  ${d.about}`)
-    .join('\n')}`,
-  async run(args) {
-    const d = demos[args[0] ?? ''];
-    if (!d) {
-      console.error(
-        `fishnet demo: ${args[0] ? `unknown demo '${args[0]}'` : 'which demo?'} (see 'fishnet demo --help')`,
-      );
-      return 2;
-    }
-    return d.run((l) => console.log(l));
-  },
+  summary: `run a demo: ${Object.keys(demos).join(', ')}`,
+  usage,
+  run: (args) =>
+    guarded('demo', async () => {
+      const [name, ...rest] = args;
+      const d = Object.hasOwn(demos, name ?? '') ? demos[name!] : undefined;
+      if (!d) throw new UsageError(name ? `unknown demo '${name}'` : 'which demo?');
+      const json = rest.includes('--json');
+      const own = rest.filter((a) => a !== '--json');
+      const say = json ? (l: string) => process.stderr.write(`${l}\n`) : (l: string) => console.log(l);
+      return d.run({ say, json }, own);
+    }),
 };

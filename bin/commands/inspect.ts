@@ -2,6 +2,7 @@
 import { readdirSync } from 'node:fs';
 import { controlRequest, runDir } from '../../embed/control.ts';
 import type { Command } from '../cli.ts';
+import { columns } from '../demos/common.ts';
 import { guarded, parseFlags, UsageError } from '../flags.ts';
 
 /** --name, or the one machine that is up, or a usage error that lists them. */
@@ -70,7 +71,7 @@ function portsTable(result: unknown): string {
       String(r.txFrames ?? 0),
     ]);
   }
-  return columns(lines);
+  return columns(lines).join('\n');
 }
 
 function statsTable(result: unknown): string {
@@ -88,18 +89,6 @@ function statsTable(result: unknown): string {
     out.push(`${a.app}${a.port ? `:${a.port}` : ''} #${a.actor} ${a.state}: ${JSON.stringify(a.stats)}`);
   }
   return out.join('\n');
-}
-
-export function columns(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }
 
 export const ports = reader('ports', "list a running machine's open ports, owners and filters", portsTable);

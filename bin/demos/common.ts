@@ -1,0 +1,78 @@
+// What the demos share: how one is declared, how it reports, and a small traffic rig
+// (UDP sinks on one machine fed by generators on a peer machine, each a client of
+// its machine's netd and driver) whose losses can be counted exactly.
+import type UdpTraffic from '../../actors/apps/udp-traffic.ts';
+import type { FishnetMachine } from '../../embed/fishnet.ts';
+import type { ActorRef, ApiOf } from '../../runtime/index.ts';
+
+export interface DemoIo {
+  /** Human lines (stdout without --json; stderr with it, as progress). */
+  say(line: string): void;
+  readonly json: boolean;
+}
+
+export interface Demo {
+  readonly about: string;
+  /** Extra usage text (flags of its own). */
+  readonly usage?: string;
+  run(io: DemoIo, args: string[]): Promise<number>;
+}
+
+export const TRAFFIC = new URL('../../actors/apps/udp-traffic.ts', import.meta.url);
+export type Traffic = ActorRef<ApiOf<typeof UdpTraffic>>;
+
+export interface Flow {
+  readonly name: string;
+  readonly port: number;
+  readonly sink: Traffic;
+  readonly generator: Traffic;
+}
+
+/** A sink on `m` for each port, and a generator on `peer` sending to it at `rate` a second. */
+export async function flows(
+  m: FishnetMachine,
+  peer: FishnetMachine,
+  address: string,
+  ports: readonly number[],
+  rate: number,
+): Promise<Flow[]> {
+  const out: Flow[] = [];
+  for (const [i, port] of ports.entries()) {
+    const name = `client-${i + 1}`;
+    const sink = (await m.spawn({
+      name: `${m.name}/${name}`,
+      module: TRAFFIC,
+      args: { sink: { port } },
+    })) as Traffic;
+    out.push({ name, port, sink, generator: undefined as unknown as Traffic });
+  }
+  for (const [i, f] of out.entries()) {
+    (f as { generator: Traffic }).generator = (await peer.spawn({
+      name: `${peer.name}/to-${f.name}`,
+      module: TRAFFIC,
+      args: { generate: { address, port: f.port, rate, size: 64, flow: i + 1 } },
+    })) as Traffic;
+  }
+  return out;
+}
+
+/** What a flow's generator sent, and what its sink got and missed (by sequence number). */
+export async function flowCounts(f: Flow) {
+  const g = (await f.generator.api.counters()).generator;
+  const s = (await f.sink.api.counters()).sink;
+  const flow = s.flows[0];
+  return { sent: g.sent, received: flow?.received ?? 0, lost: flow?.lost ?? 0 };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Rows of text in columns. */
+export function columns(rows: readonly (readonly string[])[]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
+}
