@@ -13,6 +13,7 @@
 // net.txReady() rather than fail, so what it counts as sent did leave the stack.
 // What comes back to the generator's port (pointed at an echo server) is counted as
 // replies; datagrams of 20 bytes or more carry their send time, for round trips.
+// The first datagram is sent alone and waited for (its next hop resolved by ARP).
 import { open } from '../../lib/lwip/index.ts';
 import { defineActor } from '../../runtime/index.ts';
 
@@ -200,7 +201,10 @@ export default defineActor(async (ctx, args: UdpTrafficArgs) => {
       buf.writeUInt32BE(seq, 8);
       if (size >= HEADER + 8) buf.writeDoubleBE(performance.now(), HEADER);
       // To an address literal: copied into its slot now, so buf is ours again at once.
-      socket.send(buf, spec.port, spec.address);
+      // The first one is waited for: its next hop's ARP answer comes before the rest,
+      // which would otherwise pile up in the stack's bounded ARP queue.
+      if (seq === 0) await new Promise<unknown>((r) => socket.send(buf, spec.port, spec.address, r));
+      else socket.send(buf, spec.port, spec.address);
       seq++;
       gen.sent++;
       gen.bytes += size;

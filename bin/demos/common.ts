@@ -61,7 +61,18 @@ export async function flowCounts(f: Flow) {
   const g = (await f.generator.api.counters()).generator;
   const s = (await f.sink.api.counters()).sink;
   const flow = s.flows[0];
-  return { sent: g.sent, received: flow?.received ?? 0, lost: flow?.lost ?? 0 };
+  const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+  return {
+    sent: g.sent,
+    received: flow?.received ?? 0,
+    lost: flow?.lost ?? 0,
+    // Failures counted at the sender (its stack and driver) and drops in the sink's stack.
+    sendErrors: sum(g.sendErrors as Record<string, number>),
+    senderStackDropped: sum(
+      (await f.generator.api.stats()).stack.dropped as unknown as Record<string, number>,
+    ),
+    sinkStackDropped: sum((await f.sink.api.stats()).stack.dropped as unknown as Record<string, number>),
+  };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -86,20 +86,51 @@ export const killClient: Demo = {
       // More traffic for the survivors, then stop the generators and let the last frames land.
       await sleep(600);
       for (const f of fs) await f.generator.api.stop();
-      await sleep(300);
+      // Let what is in flight land: until every survivor has all it was sent, or none
+      // gets more for a second (a busy machine can hold frames in its queues a while).
+      const pending = async () => {
+        let n = 0;
+        for (const f of fs)
+          if (f !== victim) n += (await flowCounts(f)).sent - (await flowCounts(f)).received;
+        return n;
+      };
+      for (let last = -1, still = 0; still < 10; ) {
+        const p = await pending();
+        if (p === 0) break;
+        still = p === last ? still + 1 : 0;
+        last = p;
+        await sleep(100);
+      }
       io.say('');
       const survivors = fs.filter((f) => f !== victim);
+      const driver = (await m1.inspect()).driver as {
+        device: { missedPackets: number };
+        clients: { actor: number; rxDropped: Record<string, number> }[];
+      };
       let lost = 0;
       const counts = [];
       for (const f of survivors) {
         const c = await flowCounts(f);
         const missed = c.sent - c.received;
         lost += missed;
-        counts.push({ client: f.name, ...c, missed });
+        // Where a frame would have been dropped for it, had one been: the driver's counters.
+        const dropped = driver.clients.find((x) => x.actor === f.sink.id)?.rxDropped ?? {};
+        counts.push({ client: f.name, ...c, missed, droppedByDriver: dropped });
         io.say(
-          `${f.name}: the peer sent ${c.sent}, it received ${c.received}, missed ${missed} (gaps in sequence: ${c.lost})`,
+          `${f.name}: the peer sent ${c.sent}, it received ${c.received}, missed ${missed} ` +
+            `(gaps in sequence: ${c.lost}; dropped for it by the driver: ${JSON.stringify(dropped)})`,
         );
       }
+      // Anything missed was dropped somewhere on the way, and counted there: say where.
+      const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+      const dev = driver.device;
+      const onTheWay = {
+        peerLink: peer.machine.nic.stats().wireDropped + sum(peer.machine.nic.port.stats.dropped),
+        switch: sum(net.network.stats.dropped),
+        m1Link: sum(m1.machine.nic.port.stats.dropped),
+        m1DeviceMissed: dev.missedPackets,
+      };
+      if (lost > 0) io.say(`drops counted on the way (all clients): ${JSON.stringify(onTheWay)}`);
       const result = {
         cleanupMs: cleanup ? Number(cleanup.ms.toFixed(3)) : null,
         observedCleanupMs: Number(observedMs.toFixed(1)),
@@ -109,6 +140,7 @@ export const killClient: Demo = {
         deadClientFiltersAfter: deadFilters,
         survivorFramesLost: lost,
         survivors: counts,
+        dropsOnTheWay: onTheWay,
       };
       io.say(
         deadPorts === 0 && deadFilters === 0 && lost === 0
