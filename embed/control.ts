@@ -16,8 +16,8 @@ export function runDir(): string {
   return process.env.FISHNET_RUN_DIR || join(tmpdir(), 'fishnet');
 }
 
-export function controlPath(name: string): string {
-  return join(runDir(), `${name}.sock`);
+export function controlPath(name: string, dir = runDir()): string {
+  return join(dir, `${name}.sock`);
 }
 
 export type ControlHandlers = Record<string, () => unknown>;
@@ -132,8 +132,8 @@ function answers(path: string): Promise<boolean> {
 }
 
 /** Ask a running machine; rejects with a message that says what went wrong. */
-export function controlRequest(name: string, op: string, timeoutMs = 10_000): Promise<unknown> {
-  const path = controlPath(name);
+export function controlRequest(name: string, op: string, timeoutMs = 10_000, dir?: string): Promise<unknown> {
+  const path = controlPath(name, dir);
   return new Promise((resolve, reject) => {
     const s = createConnection(path);
     let data = '';

@@ -82,6 +82,8 @@ export class LinuxPeer {
     if (process.platform !== 'linux') return 'needs Linux';
     if (process.getuid?.() !== 0) return 'needs root (it makes network namespaces)';
     if (!has('ip')) return 'needs iproute2 (`ip`): apt-get install iproute2';
+    if (!has('ethtool'))
+      return 'needs ethtool (to turn off checksum offload on the vxlan device): apt-get install ethtool';
     const probe = `${PREFIX}${process.pid.toString(36)}-probe`;
     try {
       ip('netns', 'add', probe);
@@ -172,6 +174,11 @@ export class LinuxPeer {
         vethL,
       );
       ip('-n', nsLinux, 'addr', 'add', `${linuxIp}/24`, 'dev', 'vx0');
+      // With offload on, Linux leaves the inner UDP checksum to hardware that is not
+      // there: fishnet (as any receiver that checks) would drop its datagrams.
+      execFileSync('ip', ['netns', 'exec', nsLinux, 'ethtool', '-K', 'vx0', 'tx', 'off'], {
+        stdio: 'ignore',
+      });
       ip('-n', nsLinux, 'link', 'set', 'vx0', 'up');
       const [vx] = JSON.parse(ip('-j', '-n', nsLinux, 'link', 'show', 'vx0')) as { address: string }[];
       return new LinuxPeer(

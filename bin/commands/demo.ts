@@ -2,6 +2,7 @@
 import type { Command } from '../cli.ts';
 import type { Demo } from '../demos/common.ts';
 import { killClient } from '../demos/kill-client.ts';
+import { linux } from '../demos/linux.ts';
 import { spoof } from '../demos/spoof.ts';
 import { supervision } from '../demos/supervision.ts';
 import { guarded, UsageError } from '../flags.ts';
@@ -10,6 +11,7 @@ const demos: Record<string, Demo> = {
   supervision,
   'kill-client': killClient,
   spoof,
+  linux,
 };
 
 const usage = [
