@@ -4,9 +4,8 @@
 // echoed frame; all for 1, 2, 8 and 32 clients; and, beside them in the same run,
 // what a Node programmer would use instead: node:dgram over loopback between two
 // processes. Results: bench/out/datapath.json and datapath.svg (--save: bench/results/).
-import { fork } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
+import { nodeDgramOneWay } from './node-dgram.ts';
 import { logLogPlot } from './plot.ts';
 import { frames, offer, rxRate, type Setup, setup, teardown } from './rig.ts';
 import { resultPath, summarize, writeResult } from './stats.ts';
@@ -55,54 +54,6 @@ async function echoRate(s: Setup, size: 64 | 1500, total: number) {
   return { offered: total, echoed: back, perSec: Math.round(perSec), gbps: round((perSec * size * 8) / 1e9) };
 }
 
-/** node:dgram over loopback between this process and a child: datagrams/s one way, and the echo round trip. */
-async function nodeDgram(size: number) {
-  const child = fork(new URL('./dgram-peer.ts', import.meta.url), [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: 'ignore' as never,
-  });
-  const peerPort = await new Promise<number>((r) =>
-    child.once('message', (m) => r((m as { port: number }).port)),
-  );
-  const sock = createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-  const payload = Buffer.alloc(size);
-  // One way: a burst, counted by the peer.
-  const total = quick ? 100_000 : 400_000;
-  child.send({ count: true });
-  await new Promise((r) => child.once('message', r));
-  const t0 = performance.now();
-  let inFlight = 0;
-  for (let i = 0; i < total; i++) {
-    inFlight++;
-    sock.send(payload, peerPort, '127.0.0.1', () => {
-      inFlight--;
-    });
-    if (inFlight > 256) await new Promise<void>((r) => setImmediate(r));
-  }
-  child.send({ report: true });
-  const got = await new Promise<number>((r) => child.once('message', (m) => r((m as { got: number }).got)));
-  const perSec = got / ((performance.now() - t0) / 1000);
-  // Round trip.
-  child.send({ echo: true });
-  await new Promise((r) => child.once('message', r));
-  const us: number[] = [];
-  let wake: (() => void) | undefined;
-  sock.on('message', () => wake?.());
-  for (let i = 0; i < RTT_SAMPLES + 50; i++) {
-    const back = new Promise<void>((r) => {
-      wake = r;
-    });
-    const t = performance.now();
-    sock.send(payload, peerPort, '127.0.0.1');
-    await back;
-    if (i >= 50) us.push((performance.now() - t) * 1000);
-  }
-  sock.close();
-  child.kill();
-  return { sent: total, received: got, perSec: Math.round(perSec), rttUs: summarize(us) };
-}
-
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 export async function datapathBench() {
@@ -129,7 +80,11 @@ export async function datapathBench() {
     }
     await teardown(e);
   }
-  const dgram = { '64': await nodeDgram(18), '1500': await nodeDgram(1472) };
+  const dgramTotal = quick ? 100_000 : 400_000;
+  const dgram = {
+    '64': await nodeDgramOneWay(18, dgramTotal, RTT_SAMPLES),
+    '1500': await nodeDgramOneWay(1472, dgramTotal, RTT_SAMPLES),
+  };
   console.log('node:dgram:', JSON.stringify(dgram));
   const per = (size: '64' | '1500', n: number) => (rx[size]![n] as { perSec: number }).perSec;
   const result = {

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const benches = ['runtime', 'transports', 'filters', 'proto', 'links', 'device', 'datapath', 'netd'];
+const benches = ['runtime', 'transports', 'filters', 'proto', 'links', 'device', 'datapath', 'netd', 'udp'];
 const args = process.argv.slice(2);
 const only = args.filter((a) => !a.startsWith('--'));
 const flags = args.filter((a) => a.startsWith('--'));
