@@ -46,8 +46,13 @@ export class FishnetMachine {
     return this.machine.mac;
   }
 
-  /** Start an application actor on this machine. Its args gain `machine` (this machine's name). */
-  async spawn<A extends object = Record<string, unknown>>(spec: AppSpec<A>): Promise<ActorRef> {
+  /**
+   * Start an application actor on this machine. Its args gain `machine` (this
+   * machine's name). Type its API with `spawn<ApiOf<typeof MyActor>>(...)`.
+   */
+  async spawn<Api = unknown, A extends object = Record<string, unknown>>(
+    spec: AppSpec<A>,
+  ): Promise<ActorRef<Api>> {
     const { lowPorts, ...rest } = spec;
     const args = { ...(spec.args ?? {}), machine: this.name };
     const ref = await this.rt.spawn({
@@ -58,7 +63,7 @@ export class FishnetMachine {
     });
     this.apps.add(ref);
     void ref.exited.then(() => this.apps.delete(ref));
-    return ref;
+    return ref as ActorRef<Api>;
   }
 
   /** Applications running on this machine now. */

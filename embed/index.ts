@@ -1,5 +1,6 @@
 // The embedding API: networks (a virtual switch, VXLAN) and machines on them.
 
+export { APPS, type AppEntry } from './apps.ts';
 export {
   type AppSpec,
   createNetwork,

@@ -1,5 +1,6 @@
 // fishnet as a package: packed, installed into a fresh project of its own, and the
-// README's embedding example run there with a plain .js actor and with a .ts one.
+// README's embedding example run there with a plain .js actor and with a .ts one, and
+// examples/network.ts (machines, DHCP, an application actor of its own).
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 function readmeExamples(): Map<string, string> {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   const out = new Map<string, string>();
-  for (const m of readme.matchAll(/<!-- example: (\S+) -->\n```ts\n([\s\S]*?)```/g)) out.set(m[1]!, m[2]!);
+  for (const m of readme.matchAll(/<!-- example: (\S+) -->\n```ts\n([\s\S]*?)```/g)) {
+    if (!m[1]!.startsWith('examples/')) out.set(m[1]!, m[2]!);
+  }
   return out;
 }
 
@@ -82,6 +85,23 @@ console.log('subpaths:', formatIpv4(ipv4('10.0.0.2')), compileFilter('int16[12] 
         t.regex(stdout, /Hello, again \(from app\/greeter, to actor 0\)/);
         t.regex(stdout, /subpaths: 10\.0\.0\.2 7/);
       }
+      // examples/network.ts as a project of its own would have it: machines, DHCP, an actor of its own.
+      const netDir = join(app, 'network');
+      mkdirSync(netDir);
+      writeFileSync(
+        join(netDir, 'network.mjs'),
+        js(readFileSync(join(root, 'examples', 'network.ts'), 'utf8')),
+      );
+      writeFileSync(join(netDir, 'hello.ts'), readFileSync(join(root, 'examples', 'hello.ts'), 'utf8'));
+      const { stdout: netOut } = await run(process.execPath, [join(netDir, 'network.mjs')], {
+        cwd: app,
+        timeout: 60_000,
+      });
+      t.is(
+        netOut,
+        'echoed: hello, fishnet\nclient leased an address; ports: [ 49152 ]\nports after the kill: 0\n',
+      );
+
       // The command line runs the compiled JavaScript: no TypeScript is installed here.
       t.false(
         existsSync(join(app, 'node_modules', 'typescript')),
