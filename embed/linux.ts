@@ -36,7 +36,8 @@ function alive(pid: number): boolean {
   }
 }
 
-function has(tool: string): boolean {
+/** Is `tool` on the PATH? */
+export function hasTool(tool: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
     return true;
@@ -81,8 +82,8 @@ export class LinuxPeer {
   static cannotRun(): string {
     if (process.platform !== 'linux') return 'needs Linux';
     if (process.getuid?.() !== 0) return 'needs root (it makes network namespaces)';
-    if (!has('ip')) return 'needs iproute2 (`ip`): apt-get install iproute2';
-    if (!has('ethtool'))
+    if (!hasTool('ip')) return 'needs iproute2 (`ip`): apt-get install iproute2';
+    if (!hasTool('ethtool'))
       return 'needs ethtool (to turn off checksum offload on the vxlan device): apt-get install ethtool';
     const probe = `${PREFIX}${process.pid.toString(36)}-probe`;
     try {

@@ -23,9 +23,9 @@ export const killClient: Demo = {
       io.say('booting m1 (10.0.0.2) and a peer (10.0.0.1) on a virtual switch: NIC, driver, netd each');
       const m1 = await net.boot({ name: 'm1', address: '10.0.0.2/24' });
       const peer = await net.boot({ name: 'peer', address: '10.0.0.1/24' });
-      const fs = await flows(m1, peer, '10.0.0.2', [7001, 7002, 7003], 2000);
+      const fs = await flows(m1, peer, '10.0.0.2', [7001, 7002, 7003], 1000);
       for (const f of fs)
-        io.say(`${f.name} #${f.sink.id} listens on udp ${f.port}; the peer sends it 2,000 datagrams/s`);
+        io.say(`${f.name} #${f.sink.id} listens on udp ${f.port}; the peer sends it 1,000 datagrams/s`);
       await sleep(600);
 
       const snapshot = async () => {

@@ -6,32 +6,23 @@
 // (udp-traffic) reaches a UDP echo service that socat runs on Linux, and tshark
 // dissects the machine's capture without a complaint. Everything it made is
 // removed at the end, also when it is interrupted.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { controlRequest } from '../../embed/control.ts';
-import { LinuxPeer } from '../../embed/linux.ts';
+import { hasTool, LinuxPeer } from '../../embed/linux.ts';
 import type { Demo, DemoIo } from './common.ts';
 import { sleep } from './common.ts';
 
 const run = promisify(execFile);
 
-function has(tool: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Why the demo cannot run here, or ''. */
 export function linuxDemoCannotRun(): string {
   const why = LinuxPeer.cannotRun();
   if (why) return why;
-  const absent = ['socat', 'tshark', 'ping'].filter((t) => !has(t));
+  const absent = ['socat', 'tshark', 'ping'].filter((t) => !hasTool(t));
   return absent.length ? `needs ${absent.join(', ')} (apt-get install socat tshark iputils-ping)` : '';
 }
 
