@@ -66,6 +66,33 @@ export class FishnetMachine {
     return ref as ActorRef<Api>;
   }
 
+  /**
+   * Kill an application and wait until netd and the driver have let go of it (its
+   * ports closed, its filters and buffers gone); resolves with how long that took.
+   */
+  async kill(app: ActorRef<unknown>, timeoutMs = 5000): Promise<{ cleanupMs: number }> {
+    const t0 = performance.now();
+    await app.kill();
+    const netd = this.machine.netd;
+    for (;;) {
+      const ports = netd ? await netd.api.portsOf(app.id) : 0;
+      const driver = (await this.machine.driver.api.statistics()) as {
+        filters: { owner: number }[];
+        clients: { actor: number }[];
+      };
+      const left = ports + driver.filters.filter((f) => f.owner === app.id).length;
+      if (left === 0 && !driver.clients.some((c) => c.actor === app.id)) break;
+      if (performance.now() - t0 > timeoutMs) {
+        throw new FishnetError(
+          'RT_ERR_TIMEOUT',
+          `${app.name}: still held by netd or the driver after ${timeoutMs} ms`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return { cleanupMs: performance.now() - t0 };
+  }
+
   /** Applications running on this machine now. */
   get running(): ActorRef[] {
     return [...this.apps];

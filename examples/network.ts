@@ -24,7 +24,7 @@ try {
     `client leased ${view.lease ? 'an address' : 'nothing'}; ports:`,
     view.ports.map((p) => p.port),
   );
-  await hello.kill(); // netd closes its ports and filters
+  await client.kill(hello); // resolves when netd and the driver have let go of it
   console.log('ports after the kill:', (await client.inspect()).ports.length);
 } finally {
   await net.close(); // every machine, thread and actor stops
