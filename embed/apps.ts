@@ -17,12 +17,19 @@ export interface AppEntry {
 
 const at = (path: string) => new URL(path, import.meta.url);
 
+/** An IPv4 address literal, or a RangeError naming the key and the value. */
+function address(key: string, v: string): string {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(v);
+  if (!m || m.slice(1).some((o) => Number(o) > 255)) throw new RangeError(`${key}=${v}: not an IPv4 address`);
+  return v;
+}
+
 /** 'ADDR:PORT' into a generator's target, or a message naming what is wrong. */
 function target(v: string): { address: string; port: number } {
-  const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(v);
+  const m = /^([^:]+):(\d+)$/.exec(v);
   const port = Number(m?.[2]);
   if (!m || !(port >= 1 && port <= 65535)) throw new RangeError(`to=${v}: expected ADDR:PORT`);
-  return { address: m[1]!, port };
+  return { address: address('to', m[1]!), port };
 }
 
 export const APPS: Readonly<Record<string, AppEntry>> = {
@@ -59,11 +66,16 @@ export const APPS: Readonly<Record<string, AppEntry>> = {
     about: 'a DHCP server on port 67: pool=FIRST-LAST, router=ADDR, lease=SECONDS',
     keys: { pool: 'string', router: 'string', lease: 'number' },
     lowPorts: true,
-    args: (_port, kv) => ({
-      pool: kv.pool === undefined ? undefined : String(kv.pool).split('-'),
-      router: kv.router,
-      leaseSeconds: kv.lease,
-    }),
+    args: (_port, kv) => {
+      const pool = kv.pool === undefined ? undefined : String(kv.pool).split('-');
+      if (pool && pool.length !== 2) throw new RangeError(`pool=${kv.pool}: expected FIRST-LAST`);
+      pool?.forEach((a) => address('pool', a));
+      return {
+        pool,
+        router: kv.router === undefined ? undefined : address('router', String(kv.router)),
+        leaseSeconds: kv.lease,
+      };
+    },
     stats: 'stats',
   },
   malicious: {

@@ -4,13 +4,19 @@
 // `{"ok": true, "result": ...}` or `{"ok": false, "error": "..."}`. A filesystem
 // socket crosses network namespaces, so `fishnet stats` reaches a machine that runs
 // inside one. Requests are checked: a line past 64 KiB, bad JSON or an unknown op
-// gets an error answer, never a crash.
-import { existsSync, mkdirSync, unlinkSync } from 'node:fs';
+// gets an error answer, never a crash; a connection is answered one request at a
+// time (reading pauses while answers back up), at most 32 connections are served,
+// and one idle for 30 s is closed.
+import { chmodSync, existsSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const MAX_LINE = 64 << 10;
+/** Requests read ahead of their answers on one connection before reading pauses. */
+const MAX_QUEUED = 16;
+const MAX_CONNECTIONS = 32;
+const IDLE_MS = 30_000;
 
 export function runDir(): string {
   return process.env.FISHNET_RUN_DIR || join(tmpdir(), 'fishnet');
@@ -49,7 +55,16 @@ export class ControlServer {
   /** The machine's socket path, if no live machine of that name answers there (a stale one is removed). */
   static async claim(name: string): Promise<string> {
     const path = controlPath(name);
-    mkdirSync(runDir(), { recursive: true, mode: 0o700 });
+    const dir = runDir();
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // A directory someone else made could hold a socket that answers for us.
+    const st = statSync(dir);
+    if (process.getuid && st.uid !== process.getuid()) {
+      throw new Error(
+        `${dir} belongs to another user (uid ${st.uid}): set FISHNET_RUN_DIR to a directory of yours`,
+      );
+    }
+    if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
     if (existsSync(path)) {
       if (await answers(path)) throw new Error(`a machine named '${name}' is already up (${path})`);
       unlinkSync(path); // left by one that died
@@ -58,29 +73,52 @@ export class ControlServer {
   }
 
   private serve(s: Socket, handlers: ControlHandlers): void {
+    s.on('error', () => s.destroy()); // first: a peer that resets must not take the server down
+    if (this.sockets.size >= MAX_CONNECTIONS) {
+      s.end(`${JSON.stringify({ ok: false, error: `at most ${MAX_CONNECTIONS} connections at once` })}\n`);
+      return;
+    }
     this.sockets.add(s);
     s.on('close', () => this.sockets.delete(s));
-    s.on('error', () => s.destroy());
-    let pending = '';
+    // A client that says nothing for a while is let go.
+    s.setTimeout(IDLE_MS, () => s.destroy());
     s.setEncoding('utf8');
+    let pending = '';
+    const lines: string[] = [];
+    let busy = false;
+    // One request at a time per connection, and no more read while replies back up:
+    // a client that writes without reading cannot make the server hold its answers.
+    const pump = async () => {
+      if (busy) return;
+      busy = true;
+      while (lines.length > 0 && !s.destroyed) {
+        const reply = await this.answer(lines.shift()!, handlers);
+        if (s.destroyed) break;
+        if (!s.write(`${reply}\n`))
+          await new Promise<void>((r) => s.once('drain', () => r()).once('close', () => r()));
+      }
+      busy = false;
+      if (!s.destroyed && s.isPaused()) s.resume();
+    };
     s.on('data', (chunk: string) => {
       pending += chunk;
-      if (pending.length > MAX_LINE && !pending.includes('\n')) {
+      let nl = pending.indexOf('\n');
+      while (nl >= 0) {
+        if (nl > MAX_LINE) break;
+        lines.push(pending.slice(0, nl));
+        pending = pending.slice(nl + 1);
+        nl = pending.indexOf('\n');
+      }
+      if ((nl < 0 ? pending.length : nl) > MAX_LINE) {
         s.end(
           `${JSON.stringify({ ok: false, error: `a request is one line of at most ${MAX_LINE} bytes` })}\n`,
         );
         pending = '';
+        lines.length = 0;
         return;
       }
-      let nl = pending.indexOf('\n');
-      while (nl >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        void this.answer(line, handlers).then((reply) => {
-          if (!s.destroyed) s.write(`${reply}\n`);
-        });
-        nl = pending.indexOf('\n');
-      }
+      if (lines.length >= MAX_QUEUED) s.pause();
+      void pump();
     });
   }
 

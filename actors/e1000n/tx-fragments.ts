@@ -5,6 +5,7 @@
 // buffer may send fragments under that key while it is open - a client cannot slip
 // forged fragments into another client's datagram at the receiver, nor send later
 // fragments with no accepted first. The last fragment closes the key; keys expire.
+// One client holds at most 64 keys, so that it cannot fill the table for the others.
 // Every frame checked here is the driver's private copy of the header.
 
 /** The header bytes a fragment's check reads (Ethernet and the fixed IPv4 header). */
@@ -18,6 +19,8 @@ export interface TxFragmentOptions {
   readonly expiryMs?: number;
   /** Keys open at once, all clients together. Default 4096. */
   readonly maxEntries?: number;
+  /** Keys one client may hold open (so that one cannot fill the table for all). Default 64. */
+  readonly maxPerOwner?: number;
 }
 
 export interface TxFragmentStats {
@@ -34,6 +37,8 @@ export interface TxFragmentStats {
     macChanged: number;
     /** No room for another key. */
     memory: number;
+    /** The client holds its most keys already. */
+    ownerLimit: number;
   };
 }
 
@@ -64,16 +69,24 @@ export class TxFragments<B> {
   readonly stats: TxFragmentStats = {
     opened: 0,
     followed: 0,
-    refused: { noFirst: 0, clash: 0, macChanged: 0, memory: 0 },
+    refused: { noFirst: 0, clash: 0, macChanged: 0, memory: 0, ownerLimit: 0 },
   };
   private readonly expiryMs: number;
   private readonly maxEntries: number;
+  private readonly maxPerOwner: number;
+  /** Keys open by owner (a client session). */
+  private readonly perOwner = new Map<unknown, number>();
   private readonly buckets = new Map<number, Key<B>>();
   private entries = 0;
 
-  constructor(opts: TxFragmentOptions = {}) {
+  constructor(
+    opts: TxFragmentOptions = {},
+    /** Whose a buffer is: the keys of all of one owner's buffers count together. */
+    private readonly ownerOf: (buffer: B) => unknown = (b) => b,
+  ) {
     this.expiryMs = opts.expiryMs ?? 5000;
     this.maxEntries = opts.maxEntries ?? 4096;
+    this.maxPerOwner = opts.maxPerOwner ?? 64;
   }
 
   get size(): number {
@@ -99,6 +112,11 @@ export class TxFragments<B> {
       return false;
     }
     if (k === undefined) {
+      if ((this.perOwner.get(this.ownerOf(buffer)) ?? 0) >= this.maxPerOwner) this.expire(now);
+      if ((this.perOwner.get(this.ownerOf(buffer)) ?? 0) >= this.maxPerOwner) {
+        this.stats.refused.ownerLimit++;
+        return false;
+      }
       if (this.entries >= this.maxEntries) this.expire(now);
       if (this.entries >= this.maxEntries) {
         this.stats.refused.memory++;
@@ -167,6 +185,8 @@ export class TxFragments<B> {
     };
     this.buckets.set(at, k);
     this.entries++;
+    const o = this.ownerOf(buffer);
+    this.perOwner.set(o, (this.perOwner.get(o) ?? 0) + 1);
     return k;
   }
 
@@ -182,6 +202,10 @@ export class TxFragments<B> {
       head.next = k.next;
     }
     this.entries--;
+    const o = this.ownerOf(k.buffer);
+    const n = (this.perOwner.get(o) ?? 1) - 1;
+    if (n === 0) this.perOwner.delete(o);
+    else this.perOwner.set(o, n);
   }
 }
 

@@ -52,7 +52,7 @@ export class TxPath {
   constructor(
     private readonly nic: DriverNic,
     private readonly filters: FilterTable,
-    fragments: TxFragments<SessionTx> = new TxFragments(),
+    fragments: TxFragments<SessionTx> = new TxFragments<SessionTx>({}, (b) => b.session),
   ) {
     this.fragments = fragments;
     this.inFlight = new Array(nic.headerSlots).fill(undefined);
@@ -165,6 +165,9 @@ export class TxPath {
 
   /** The transmit filters decide, with fragments following their first (tx-fragments.ts). */
   private accepts(b: SessionTx, header: Uint8Array, len: number): boolean {
+    // An IPv4 header shorter than 20 bytes would have the filters read ports out of
+    // the IP header itself: never sent (the filters leave it to the driver).
+    if (len >= 15 && header[12] === 0x08 && header[13] === 0x00 && (header[14]! & 0x0f) < 5) return false;
     const kind = txFragmentKind(header, len);
     if (kind === FragmentKind.Later) return this.fragments.follows(b, header, this.now);
     if (!this.filters.txAccepts(b, header, len)) return false;

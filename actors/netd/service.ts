@@ -161,7 +161,15 @@ export class PortService {
       if (rec.state !== 'open') continue;
       const old = [rec.filterId, rec.icmpFilterId];
       try {
-        [rec.filterId, rec.icmpFilterId] = await this.registerPairs(rec);
+        const [rx, icmp] = await this.registerPairs(rec);
+        if (rec.state !== 'open' || this.byPort.get(key(rec.kind, rec.port)) !== rec) {
+          // Closed while the driver registered: the close took the old pair; these go too,
+          // or they would claim the port's frames for whoever opens it next.
+          await Promise.all([this.deregister(rx), this.deregister(icmp)]);
+          continue;
+        }
+        rec.filterId = rx;
+        rec.icmpFilterId = icmp;
         await Promise.all(old.map((id) => this.deregister(id)));
       } catch {
         // The client's buffers went meanwhile: its own cleanup closes the port.
@@ -187,14 +195,19 @@ export class PortService {
     }
   }
 
-  /** Register a port's two filter pairs (the port's, and ICMP errors about it) at once; undone if either fails. */
-  private async registerPairs(rec: PortRecord): Promise<[number, number]> {
-    const f = this.templates.filters(rec.kind, this.address.ip, rec.port);
+  /**
+   * Register a port's two filter pairs (the port's, and ICMP errors about it) at once,
+   * for the address netd has now; undone if either fails. Returns their ids and that address.
+   */
+  private async registerPairs(rec: PortRecord): Promise<[number, number, number]> {
+    const ip = this.address.ip;
+    const f = this.templates.filters(rec.kind, ip, rec.port);
     const [a, b] = await Promise.allSettled([
       this.driver.rpc.register_filter(rec.rx, rec.tx, f.rx, f.tx),
       this.driver.rpc.register_filter(rec.rx, rec.tx, f.icmp, f.tx),
     ]);
-    if (a.status === 'fulfilled' && b.status === 'fulfilled') return [a.value.filter_id, b.value.filter_id];
+    if (a.status === 'fulfilled' && b.status === 'fulfilled')
+      return [a.value.filter_id, b.value.filter_id, ip];
     for (const r of [a, b]) if (r.status === 'fulfilled') await this.deregister(r.value.filter_id);
     throw (a.status === 'rejected' ? a.reason : (b as PromiseRejectedResult).reason) as unknown;
   }
@@ -227,7 +240,15 @@ export class PortService {
     this.byPort.set(key(kind, port), rec);
     c.ports.add(rec);
     try {
-      [rec.filterId, rec.icmpFilterId] = await this.registerPairs(rec);
+      let ip: number;
+      [rec.filterId, rec.icmpFilterId, ip] = await this.registerPairs(rec);
+      // The address changed while the driver registered (a lease renewed with another):
+      // readdress() skipped this opening port, so it is made again here for the new one.
+      while (ip !== this.address.ip && !rec.abandoned) {
+        const old = [rec.filterId, rec.icmpFilterId];
+        [rec.filterId, rec.icmpFilterId, ip] = await this.registerPairs(rec);
+        await Promise.all(old.map((id) => this.deregister(id)));
+      }
     } catch (e) {
       this.forget(rec);
       settle();

@@ -22,6 +22,7 @@ import {
   icmpErrorFrame,
   internetChecksum,
   ipv4Frame,
+  isHostIpv4,
   type Mac,
   TcpFlag,
   TcpSegment,
@@ -109,6 +110,8 @@ export class NetdStack {
   private readonly icmp = new IcmpPacket();
   private readonly reassembly = new Ipv4Reassembler();
   private readonly errors = new RateLimit();
+  /** Echo replies are limited as errors are: a ping flood is not turned into a reply flood. */
+  private readonly echoes = new RateLimit();
 
   constructor(
     readonly mac: Mac,
@@ -127,10 +130,22 @@ export class NetdStack {
       return this.drop(type === EtherType.IPV6 ? 'ipv6' : `ethertype 0x${type.toString(16)}`);
     if (this.ip.attach(frame, off, len)) return this.malformed(`ipv4: ${this.ip.attach(frame, off, len)}`);
     if (!this.ip.checksumValid()) return this.malformed('ipv4: bad header checksum');
+    // RFC 1122 3.2.1.3: nothing from a source that is not one host (0/8, loopback,
+    // multicast and above, our subnet's broadcast, a group MAC) is answered, or taken.
+    const src = this.ip.src;
+    if (
+      !isHostIpv4(src) ||
+      (this.address.ip !== 0 && src === this.subnetBroadcast()) ||
+      (frame[6]! & 1) !== 0
+    ) {
+      return this.drop('not a host source');
+    }
     const dst = this.ip.dst;
-    const mine = this.address.ip !== 0 && dst === this.address.ip;
+    // Ours: our address at our MAC. At the link broadcast it is a broadcast (no errors).
+    const mine = this.address.ip !== 0 && dst === this.address.ip && this.eth.dst === this.mac;
     const broadcast = dst === 0xffffffff || (this.address.ip !== 0 && dst === this.subnetBroadcast());
-    if (!mine && !broadcast && !this.dhcpBeforeAddress()) return this.drop('not for us');
+    if (!mine && !broadcast && dst !== this.address.ip && !this.dhcpBeforeAddress())
+      return this.drop('not for us');
     let datagram = frame;
     let ipOff = off;
     let end = off + this.ip.totalLength;
@@ -148,7 +163,7 @@ export class NetdStack {
     const srcMac = this.eth.src;
     const proto = this.ip.protocol;
     const p = this.ip.payloadOffset;
-    if (proto === IpProtocol.ICMP) return this.icmpInput(datagram, ipOff, p, end, srcMac, mine);
+    if (proto === IpProtocol.ICMP) return this.icmpInput(datagram, ipOff, p, end, srcMac, mine, now);
     if (proto === IpProtocol.UDP) return this.udpInput(datagram, ipOff, p, end, srcMac, mine, now);
     if (proto === IpProtocol.TCP) return this.tcpInput(datagram, p, end, srcMac, mine, now);
     this.drop(`ip protocol ${proto}`);
@@ -222,12 +237,17 @@ export class NetdStack {
     end: number,
     srcMac: Mac,
     mine: boolean,
+    now: number,
   ): undefined {
     const why = this.icmp.attach(b, p, end);
     if (why) return this.malformed(`icmp: ${why}`);
     if (!this.icmp.checksumValid()) return this.malformed('icmp: bad checksum');
     if (this.icmp.type !== IcmpType.ECHO_REQUEST) return this.drop(`icmp type ${this.icmp.type}`);
     if (!mine) return this.drop('icmp echo to a broadcast');
+    if (!this.echoes.take(now)) {
+      this.stats.rateLimited++;
+      return;
+    }
     this.stats.echoReplies++;
     this.ip.attach(b, ipOff, end);
     this.hooks.send(

@@ -4,6 +4,7 @@
 import { APPS, type AppEntry, needsLowPorts } from '../../embed/apps.ts';
 import { ControlServer, controlPath } from '../../embed/control.ts';
 import { createNetwork, type FishnetMachine } from '../../embed/fishnet.ts';
+import { ipv4, isHostIpv4 } from '../../lib/net/index.ts';
 import type { VxlanOptions } from '../../lib/phy/index.ts';
 import type { ActorRef } from '../../runtime/index.ts';
 import type { Command } from '../cli.ts';
@@ -118,7 +119,12 @@ export const up: Command = {
         const [a, bits, more] = v.address.split('/');
         checkIp('--address', a!);
         if (more !== undefined) throw new UsageError(`--address: '${v.address}' is not ADDR/BITS`);
-        intFlag('address prefix length', bits ?? '', 0, 32);
+        const n = intFlag('address prefix length', bits ?? '', 0, 32)!;
+        const ip = ipv4(a!);
+        const host = n >= 31 ? 0 : ~(0xffffffff << (32 - n)) >>> 0; // the host part's bits
+        if (!isHostIpv4(ip) || (host !== 0 && ((ip & host) === 0 || (ip & host) >>> 0 === host))) {
+          throw new UsageError(`--address: ${a} is not an address a host may have in /${n}`);
+        }
       }
       if (v.gateway) checkIp('--gateway', v.gateway);
       const apps = (v.app ?? []).map(parseApp);

@@ -197,7 +197,8 @@ export function arpTransmitFilter(mac: Mac, ip?: Ipv4Addr): string {
 
 /**
  * netd's port filters also require IP version 4 (libpcap's `ip` does not look).
- * A header length under 5 is left to the driver, which drops such frames.
+ * A header length under 5 is left to the driver, which drops such frames coming in
+ * and refuses them going out (so that the filters stay all atoms for the demux index).
  */
 const ipVersion4 = '(int8[14] & 0xf0) == 0x40';
 
@@ -268,6 +269,7 @@ export function icmpErrorRxFilter(s: Omit<PortFilterSpec, 'broadcast' | 'ipHeade
     firstFragment,
     `(int8[${icmp}] == 3 || int8[${icmp}] == 11 || int8[${icmp}] == 12)`,
     `(int8[${quote}] & 0xf0) == 0x40`,
+    `(int8[${quote}] & 15) >= 5`,
     `int8[${quote} + 9] == ${p}`,
     `int32[${quote} + 12] == ${hex(s.ip)}`,
     `int16[${quote} + (int8[${quote}] & 15) * 4] == ${s.port}`,

@@ -379,7 +379,66 @@ test("a client sends a fragmented datagram: later fragments follow their first; 
       clash: 1,
       macChanged: 1,
       memory: 0,
+      ownerLimit: 0,
     });
+  }));
+
+test('one client cannot fill the fragment table for the others: 64 open datagrams each', (t) =>
+  withMachine(t, async (r) => {
+    const a = await r.client();
+    const b = await r.client();
+    await r.open(a, 7000);
+    await r.open(b, 8000);
+    const first = (srcPort: number, id: number) =>
+      Array.from(
+        udpFrame({
+          dstMac: PEER_MAC,
+          srcMac: r.m.mac as Mac,
+          src: MACHINE_IP,
+          dst: PEER_IP,
+          srcPort,
+          dstPort: 5000,
+          id,
+          moreFragments: true,
+          payload: new Uint8Array(24),
+        }),
+      );
+    const codes: number[] = [];
+    for (let id = 0; id < 80; id++) codes.push(...(await a.api.send(first(7000, id))));
+    t.is(codes.filter((c) => c === Err.OK).length, 64);
+    t.is(codes.filter((c) => c === Err.ETHSRV_ERR_TX_REFUSED).length, 16);
+    // b's datagram goes: a's keys are a's alone to spend.
+    t.deepEqual(await b.api.send(first(8000, 5000)), [Err.OK]);
+    const s = (await r.m.driver.api.statistics()) as {
+      tx: { fragments: { open: number; refused: { ownerLimit: number } } };
+    };
+    t.is(s.tx.fragments.refused.ownerLimit, 16);
+    t.is(s.tx.fragments.open, 65);
+  }));
+
+test('a TX frame whose IPv4 header claims fewer than 20 bytes is refused: ports would be read from the wrong place', (t) =>
+  withMachine(t, async (r) => {
+    const a = await r.client();
+    await r.open(a, 7000);
+    await r.open(a, 16384);
+    const f = (ihl: number, id: number) => {
+      const x = udpFrame({
+        dstMac: PEER_MAC,
+        srcMac: r.m.mac as Mac,
+        src: MACHINE_IP,
+        dst: PEER_IP,
+        srcPort: 53,
+        dstPort: 5000,
+        id, // with IHL 1 the filter would read the "source port" here
+        payload: new Uint8Array(32),
+      });
+      x[14] = 0x40 | ihl;
+      return Array.from(x);
+    };
+    for (const ihl of [0, 1, 4])
+      t.deepEqual(await a.api.send(f(ihl, 7000)), [Err.ETHSRV_ERR_TX_REFUSED], `IHL ${ihl}`);
+    await new Promise((res) => setTimeout(res, 50));
+    t.is(r.onWire.length, 0);
   }));
 
 test("netd's death leaves the filters it registered: clients keep their traffic", (t) =>
