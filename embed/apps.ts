@@ -69,7 +69,7 @@ export const APPS: Readonly<Record<string, AppEntry>> = {
     args: (_port, kv) => {
       const pool = kv.pool === undefined ? undefined : String(kv.pool).split('-');
       if (pool && pool.length !== 2) throw new RangeError(`pool=${kv.pool}: expected FIRST-LAST`);
-      pool?.forEach((a) => address('pool', a));
+      for (const a of pool ?? []) address('pool', a);
       return {
         pool,
         router: kv.router === undefined ? undefined : address('router', String(kv.router)),

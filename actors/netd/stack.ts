@@ -20,8 +20,6 @@ import {
   Ipv4Packet,
   icmpEchoFrame,
   icmpErrorFrame,
-  internetChecksum,
-  ipv4Frame,
   isHostIpv4,
   type Mac,
   TcpFlag,
