@@ -2,7 +2,7 @@
 import { demo } from './commands/demo.ts';
 import { filter } from './commands/filter.ts';
 import { flounder } from './commands/flounder.ts';
-import { ports, stats } from './commands/inspect.ts';
+import { filters, ports, stats } from './commands/inspect.ts';
 import { start } from './commands/start.ts';
 import { up } from './commands/up.ts';
 
@@ -12,7 +12,7 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-const commands: Record<string, Command> = { start, up, ports, stats, demo, filter, flounder };
+const commands: Record<string, Command> = { start, up, ports, filters, stats, demo, filter, flounder };
 
 function help(): string {
   const width = Math.max(...Object.keys(commands).map((k) => k.length));

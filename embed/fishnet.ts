@@ -13,6 +13,7 @@
 import type { FramePort, VxlanOptions, VxlanPort } from '../lib/phy/index.ts';
 import { FishnetError } from '../protocols/errors.ts';
 import { type ActorRef, type ActorSpec, Runtime, type RuntimeOptions } from '../runtime/index.ts';
+import { type ControlHandlers, ControlServer } from './control.ts';
 import { Machine, type MachineOptions } from './machine.ts';
 import { Network } from './network.ts';
 
@@ -32,6 +33,7 @@ export interface AppSpec<Args = unknown> extends Omit<ActorSpec<Args>, 'caps'> {
 
 export class FishnetMachine {
   private readonly apps = new Set<ActorRef>();
+  private control: ControlServer | undefined;
 
   constructor(
     readonly machine: Machine,
@@ -102,8 +104,33 @@ export class FishnetMachine {
     return this.machine.inspect();
   }
 
+  /**
+   * Serve this machine's control socket, so that `fishnet ports|filters|stats --name
+   * <name>` read it from a shell while your program runs (ops: ports, filters, lease,
+   * stats, inspect, and any of yours). Closed by shutdown().
+   */
+  async serveControl(extra: ControlHandlers = {}): Promise<ControlServer> {
+    if (this.control)
+      throw new FishnetError('RT_ERR_NAME_TAKEN', `${this.name} serves its control socket already`);
+    this.control = await ControlServer.listen(this.name, {
+      ports: async () => (await this.inspect()).ports,
+      filters: async () => (await this.inspect()).filters,
+      lease: async () => (await this.inspect()).lease,
+      stats: async () => {
+        const v = await this.inspect();
+        const { ports: _p, filters: _f, name, ...rest } = v;
+        return { machine: name, ...rest, apps: [] };
+      },
+      inspect: () => this.inspect(),
+      ...extra,
+    });
+    return this.control;
+  }
+
   /** Stop its applications, then the machine. */
   async shutdown(): Promise<void> {
+    await this.control?.close();
+    this.control = undefined;
     await Promise.all([...this.apps].map((a) => a.stop(2000)));
     await this.machine.shutdown();
   }

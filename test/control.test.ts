@@ -104,3 +104,25 @@ test.serial(
     await t.throwsAsync(controlRequest('c2', 'ping'), { message: /no machine named 'c2' is up/ });
   },
 );
+
+test.serial(
+  "an embedded machine's control socket: fishnet ports, filters and stats reach it; shutdown closes it",
+  async (t) => {
+    const { createNetwork } = await import('../embed/fishnet.ts');
+    const net = await createNetwork({ runtimeOptions: { prestart: 0 } });
+    try {
+      const m = await net.boot({ name: 'emb', address: '10.5.0.2/24' });
+      await m.serveControl({ hello: () => 'from the program' });
+      t.deepEqual(await controlRequest('emb', 'ports'), []);
+      const filters = (await controlRequest('emb', 'filters')) as { owner: number }[];
+      t.is(filters.length, 1, "netd's own");
+      t.is(await controlRequest('emb', 'lease'), null, 'a static address has no lease');
+      t.like(await controlRequest('emb', 'stats'), { machine: 'emb', address: { ip: 0x0a050002 } });
+      t.is(await controlRequest('emb', 'hello'), 'from the program');
+      await t.throwsAsync(m.serveControl(), { message: /serves its control socket already/ });
+    } finally {
+      await net.close();
+    }
+    await t.throwsAsync(controlRequest('emb', 'ports'), { message: /no machine named 'emb' is up/ });
+  },
+);

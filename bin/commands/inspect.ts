@@ -24,7 +24,11 @@ function which(name: string | undefined): string {
   );
 }
 
-function reader(op: 'ports' | 'stats', summary: string, table: (result: unknown) => string): Command {
+function reader(
+  op: 'ports' | 'filters' | 'stats',
+  summary: string,
+  table: (result: unknown) => string,
+): Command {
   return {
     summary,
     usage: `usage: fishnet ${op} [--name NAME] [--json]\n\n  --name NAME  the machine (default: the only one up)\n  --json       print JSON`,
@@ -74,15 +78,47 @@ function portsTable(result: unknown): string {
   return columns(lines).join('\n');
 }
 
+interface FilterRow {
+  id: number;
+  owner: number;
+  rxBuffer: number;
+  txBuffer: number;
+  rxFrames?: number;
+  rxBytes?: number;
+  txFrames?: number;
+}
+
+function filtersTable(result: unknown): string {
+  const rows = result as FilterRow[];
+  if (rows.length === 0) return 'no filters';
+  return columns([
+    ['FILTER', 'OWNER', 'RX BUFFER', 'TX BUFFER', 'RX FRAMES', 'RX BYTES', 'TX FRAMES'],
+    ...rows.map((f) => [
+      String(f.id),
+      `#${f.owner}`,
+      String(f.rxBuffer),
+      String(f.txBuffer),
+      String(f.rxFrames ?? 0),
+      String(f.rxBytes ?? 0),
+      String(f.txFrames ?? 0),
+    ]),
+  ]).join('\n');
+}
+
 function statsTable(result: unknown): string {
   const s = result as {
     machine: string;
     mac: string;
+    address: unknown;
+    lease: unknown;
     apps: { app: string; port?: number; actor: number; state: string; stats: unknown }[];
     driver: unknown;
     netd: unknown;
   };
-  const out = [`${s.machine} (${s.mac})`];
+  const out = [
+    `${s.machine} (${s.mac})`,
+    `address: ${JSON.stringify(s.address)}; lease: ${JSON.stringify(s.lease)}`,
+  ];
   for (const [k, v] of Object.entries({ driver: s.driver, netd: s.netd }))
     out.push(`${k}: ${JSON.stringify(v)}`);
   for (const a of s.apps) {
@@ -92,6 +128,11 @@ function statsTable(result: unknown): string {
 }
 
 export const ports = reader('ports', "list a running machine's open ports, owners and filters", portsTable);
+export const filters = reader(
+  'filters',
+  "list a running machine's filters, their owners and hit counts",
+  filtersTable,
+);
 export const stats = reader(
   'stats',
   "show a running machine's counters (NIC, driver, netd, apps)",

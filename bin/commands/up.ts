@@ -176,7 +176,6 @@ async function serveUntilStopped(plan: UpPlan): Promise<number> {
     `booting ${plan.name}: NIC, driver, netd${typeof plan.address === 'string' ? '' : ' (asking DHCP for an address)'}`,
   );
   const net = await createNetwork({ vxlan: plan.vxlan });
-  let control: ControlServer | undefined;
   try {
     const m = await Promise.race([
       net.boot({ name: plan.name, address: plan.address, gateway: plan.gateway, pcap: plan.pcap }),
@@ -194,11 +193,7 @@ async function serveUntilStopped(plan: UpPlan): Promise<number> {
       });
       running.push({ plan: app, ref });
     }
-    control = await ControlServer.listen(plan.name, {
-      ports: async () => (await m.inspect()).ports,
-      stats: () => stats(m, running),
-      inspect: () => m.inspect(),
-    });
+    const control = await m.serveControl({ stats: () => stats(m, running) });
     const view = await m.inspect();
     const address = (view.address as { ip: number; mask: number }) ?? { ip: 0, mask: 0 };
     const line = {
@@ -222,8 +217,7 @@ async function serveUntilStopped(plan: UpPlan): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await control?.close();
-    await net.close();
+    await net.close(); // the machine's control socket closes with it
   }
 }
 
@@ -244,6 +238,7 @@ async function stats(m: FishnetMachine, running: readonly { plan: AppPlan; ref: 
     machine: view.name,
     mac: view.mac,
     address: view.address,
+    lease: view.lease,
     nic: view.nic,
     driver: view.driver,
     netd: view.netd,
