@@ -242,10 +242,7 @@ export class NetdStack {
     if (!this.icmp.checksumValid()) return this.malformed('icmp: bad checksum');
     if (this.icmp.type !== IcmpType.ECHO_REQUEST) return this.drop(`icmp type ${this.icmp.type}`);
     if (!mine) return this.drop('icmp echo to a broadcast');
-    if (!this.echoes.take(now)) {
-      this.stats.rateLimited++;
-      return;
-    }
+    if (this.limited(this.echoes, now)) return;
     this.stats.echoReplies++;
     this.ip.attach(b, ipOff, end);
     this.hooks.send(
@@ -286,10 +283,7 @@ export class NetdStack {
     }
     // No filter claimed it: no port is open there. RFC 1122 §3.2.2: no error for a broadcast.
     if (!mine) return this.drop('udp broadcast to a closed port');
-    if (!this.errors.take(now)) {
-      this.stats.rateLimited++;
-      return;
-    }
+    if (this.limited(this.errors, now)) return;
     this.stats.portUnreachableSent++;
     this.hooks.send(
       icmpErrorFrame({
@@ -319,10 +313,7 @@ export class NetdStack {
     if (!mine) return this.drop('tcp to a broadcast');
     const flags = this.tcp.flags;
     if (flags & TcpFlag.RST) return this.drop('tcp rst to a closed port');
-    if (!this.errors.take(now)) {
-      this.stats.rateLimited++;
-      return;
-    }
+    if (this.limited(this.errors, now)) return;
     this.stats.resetsSent++;
     // RFC 793 (reset generation): answer the ACK's number, or ACK what came.
     const len = end - this.tcp.payloadOffset + (flags & TcpFlag.SYN ? 1 : 0) + (flags & TcpFlag.FIN ? 1 : 0);
@@ -350,6 +341,13 @@ export class NetdStack {
 
   private subnetBroadcast(): number {
     return ((this.address.ip & this.address.mask) | ~this.address.mask) >>> 0;
+  }
+
+  /** True (and counted) when the bucket has no token for another answer now. */
+  private limited(bucket: RateLimit, now: number): boolean {
+    if (bucket.take(now)) return false;
+    this.stats.rateLimited++;
+    return true;
   }
 
   private drop(kind: string): undefined {

@@ -20,8 +20,11 @@ export type FragmentError =
 const view = new Ipv4Packet();
 const COPY_FLAG = 0x80;
 
-/** Bytes of options with the copy flag, as they go into fragments after the first (before padding); -1 if malformed. */
-function copiedOptionsLength(p: Ipv4Packet): number {
+/**
+ * The options with the copy flag, as they go into fragments after the first (before
+ * padding): their length, copied into `out` at `at` if given; -1 if malformed.
+ */
+function copiedOptions(p: Ipv4Packet, out?: Uint8Array, at = 0): number {
   const b = p.buf;
   const end = p.off + p.headerLength;
   let i = p.off + IPV4_HEADER;
@@ -36,29 +39,8 @@ function copiedOptionsLength(p: Ipv4Packet): number {
     if (i + 1 >= end) return -1;
     const len = b[i + 1]!;
     if (len < 2 || i + len > end) return -1;
-    if (type & COPY_FLAG) n += len;
-    i += len;
-  }
-  return n;
-}
-
-function copyOptions(p: Ipv4Packet, out: Uint8Array, at: number): number {
-  const b = p.buf;
-  const end = p.off + p.headerLength;
-  let i = p.off + IPV4_HEADER;
-  let n = 0;
-  while (i < end) {
-    const type = b[i]!;
-    if (type === 0) break;
-    if (type === 1) {
-      i++;
-      continue;
-    }
-    if (i + 1 >= end) break;
-    const len = b[i + 1]!;
-    if (len < 2 || i + len > end) break;
     if (type & COPY_FLAG) {
-      out.set(b.subarray(i, i + len), at + n);
+      out?.set(b.subarray(i, i + len), at + n);
       n += len;
     }
     i += len;
@@ -84,7 +66,7 @@ function prepare(packet: Uint8Array, off: number, end: number, mtu: number): Fra
   if (!(Number.isInteger(mtu) && mtu >= MIN_MTU && mtu <= 0xffff)) return 'bad-mtu';
   const why = view.attach(packet, off, end);
   if (why !== undefined) return why;
-  const copied = copiedOptionsLength(view);
+  const copied = copiedOptions(view);
   if (copied < 0) return 'bad-option';
   const total = view.totalLength;
   plan.hl1 = view.headerLength;
@@ -150,7 +132,7 @@ export function writeFragment(
   if (index === 0) {
     out.set(packet.subarray(off + IPV4_HEADER, off + hl1), outOff + IPV4_HEADER);
   } else {
-    const n = copyOptions(view, out, outOff + IPV4_HEADER);
+    const n = copiedOptions(view, out, outOff + IPV4_HEADER);
     out.fill(0, outOff + IPV4_HEADER + n, outOff + hl2); // end-of-options padding
   }
   out.set(packet.subarray(off + hl1 + start, off + hl1 + start + len), outOff + hl);

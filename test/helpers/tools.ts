@@ -1,17 +1,10 @@
 // External tools the tests compare against (tcpdump, tshark, ip, ...), and the test
 // function to declare a test with: ava's `test` when they are here, `test.skip` when
 // one is missing, so that such a test counts as skipped, never as passed.
-import { execFileSync } from 'node:child_process';
 import test, { type TestFn } from 'ava';
+import { hasTool } from '../../embed/linux.ts';
 
-export function have(tool: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+export const have = hasTool;
 
 export const missing = (tool: string) =>
   `${tool} is not installed (CI installs it with apt-get; locally: apt-get install ${tool})`;
