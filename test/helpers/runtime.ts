@@ -33,6 +33,19 @@ export function activeHandles(): Record<string, number> {
   return counts;
 }
 
+/**
+ * Wait until the active handles are `before` again (or 5 s pass) and return them. A
+ * closed port or finished thread leaves the list only once libuv has run its close
+ * callback, which under load can be several loop turns after the close resolved; a real
+ * leak never comes back.
+ */
+export async function handlesAfter(before: Record<string, number>): Promise<Record<string, number>> {
+  const same = (a: Record<string, number>) =>
+    Object.keys({ ...a, ...before }).every((k) => a[k] === before[k]);
+  await eventually(() => same(activeHandles()), 5000);
+  return activeHandles();
+}
+
 /** Wait until `check` holds, polling; for events that arrive asynchronously. */
 export async function eventually(
   check: () => boolean | Promise<boolean>,

@@ -17,7 +17,7 @@ import {
 import { formatMac } from '../../lib/net/addr.ts';
 import { FishnetError } from '../../protocols/errors.ts';
 import { Runtime } from '../../runtime/index.ts';
-import { activeHandles, eventually } from '../helpers/runtime.ts';
+import { activeHandles, eventually, handlesAfter } from '../helpers/runtime.ts';
 import { TinyDriver } from './driver.ts';
 import { BROADCAST, frame, NIC_MAC, OTHER_MAC, PEER_MAC } from './rig.ts';
 
@@ -67,8 +67,7 @@ test.serial('the first NIC warms the bundler; close leaves no thread, port or ti
     await nic.close();
     t.true(nic.closed);
   }
-  await new Promise((r) => setImmediate(r));
-  t.deepEqual(activeHandles(), before);
+  t.deepEqual(await handlesAfter(before), before);
 });
 
 test('bring-up through the bus: reset, the MAC by EERD, rings, link up with an LSC interrupt', async (t) => {
