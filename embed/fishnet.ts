@@ -75,22 +75,17 @@ export class FishnetMachine {
   async kill(app: ActorRef<unknown>, timeoutMs = 5000): Promise<{ cleanupMs: number }> {
     const t0 = performance.now();
     await app.kill();
-    const netd = this.machine.netd;
-    for (;;) {
-      const ports = netd ? await netd.api.portsOf(app.id) : 0;
-      const driver = (await this.machine.driver.api.statistics()) as {
-        filters: { owner: number }[];
-        clients: { actor: number }[];
-      };
-      const left = ports + driver.filters.filter((f) => f.owner === app.id).length;
-      if (left === 0 && !driver.clients.some((c) => c.actor === app.id)) break;
-      if (performance.now() - t0 > timeoutMs) {
-        throw new FishnetError(
-          'RT_ERR_TIMEOUT',
-          `${app.name}: still held by netd or the driver after ${timeoutMs} ms`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 1));
+    // Both say the moment they let go; neither is polled.
+    const [ports, driver] = await Promise.all([
+      this.machine.netd ? this.machine.netd.api.released(app.id, timeoutMs) : true,
+      this.machine.driver.api.released(app.id, timeoutMs),
+    ]);
+    if (!(ports && driver)) {
+      const who = [ports ? '' : 'netd (its ports)', driver ? '' : 'the driver (its buffers or filters)'];
+      throw new FishnetError(
+        'RT_ERR_TIMEOUT',
+        `${app.name}: still held by ${who.filter(Boolean).join(' and ')} after ${timeoutMs} ms`,
+      );
     }
     return { cleanupMs: performance.now() - t0 };
   }

@@ -7,6 +7,7 @@
 // later layers; until then a program (a test) can hold the netd grant itself.
 
 import type { DriverOptions } from '../actors/e1000n/driver.ts';
+import type DriverActor from '../actors/e1000n/main.ts';
 import type { E1000nArgs } from '../actors/e1000n/main.ts';
 import type { NicOptions } from '../actors/e1000n/nic.ts';
 import type { DhcpOptions } from '../actors/netd/dhcp.ts';
@@ -226,8 +227,8 @@ export class Machine {
   }
 
   /** The driver actor as it runs now (a restart makes a new one). */
-  get driver(): ActorRef<{ statistics(): unknown; filters(): unknown; mac(): number }> {
-    return this.supervisor.child('e1000n') as ActorRef<never>;
+  get driver(): ActorRef<ApiOf<typeof DriverActor>> {
+    return this.supervisor.child('e1000n') as ActorRef<ApiOf<typeof DriverActor>>;
   }
 
   /**

@@ -17,7 +17,8 @@ test('npm start runs fishnet start: a leased address, echo clients with traffic,
     timeout: 90_000,
   });
   t.regex(stdout, /m1 \(02:[0-9a-f:]+\) leased 10\.0\.0\.100 in/);
-  t.regex(stdout, /^t=1\.0s echo-7: \d+ echoed \d+\/s drops \d+; echo-7001: /m);
+  // A line each half second or so (a loaded machine stretches the half seconds).
+  t.regex(stdout, /^t=\d+\.\ds echo-7: \d+ echoed (\d+|-)\/s drops \d+; echo-7001: /m);
   t.false(stdout.includes('\x1b['), 'no cursor movement when stdout is not a terminal');
   const m = /summary: the peer sent (\d+) datagrams; (\d+) came back \((\d+) missing\)/.exec(stdout);
   t.truthy(m, stdout);

@@ -7,6 +7,7 @@
 
 import { regs as R } from '../../hw/e1000/index.ts';
 import { MAX_FRAME } from '../../lib/phy/port.ts';
+import { ReleaseWaiters } from '../../lib/release-waiters.ts';
 import { Err, FishnetError } from '../../protocols/errors.ts';
 import type { EtherServer } from '../../protocols/generated/ether.ts';
 import { BufferRole } from '../../protocols/generated/ether.ts';
@@ -59,6 +60,8 @@ export class Driver {
   };
   private readonly buffers = new Map<BufferId, SessionRx | SessionTx>();
   private nextBuffer = 1;
+  /** Callers waiting until an actor holds no session, buffer or filter here (FishnetMachine.kill). */
+  readonly releases = new ReleaseWaiters((actor) => this.holds(actor));
   private flushQueued = false;
   private readonly flushNow = () => {
     this.flushQueued = false;
@@ -193,6 +196,13 @@ export class Driver {
     this.sessions.delete(s);
     for (const b of [...s.rx.values(), ...s.tx.values()]) this.dropBuffer(b);
     s.backlog.length = 0;
+    this.releases.released(s.peer);
+  }
+
+  /** Does anything here still belong to `actor`: a session (its buffers with it) or a filter? */
+  private holds(actor: number): boolean {
+    for (const s of this.sessions) if (s.peer === actor) return true;
+    return this.filters.list().some((f) => f.owner === actor);
   }
 
   // ---- ether_netd: netd, privileged -----------------------------------------------------
@@ -208,7 +218,9 @@ export class Driver {
       return { filter_id: this.filters.register(rx, tx, rxCode, txCode).id };
     };
     ep.rpc.deregister_filter = (id) => {
-      if (!this.filters.deregister(id)) throw new FishnetError('FILTER_ERR_FILTER_NOT_FOUND', `filter ${id}`);
+      const gone = this.filters.deregister(id);
+      if (!gone) throw new FishnetError('FILTER_ERR_FILTER_NOT_FOUND', `filter ${id}`);
+      this.releases.released(gone.rx.owner);
     };
     ep.rpc.register_arp_filter = (rxCode, txCode) => this.filters.setArp(rxCode, txCode);
     ep.rpc.reset_filters = () => {

@@ -72,6 +72,7 @@ export default defineActor(async (ctx, args: E1000nArgs) => {
   await ctx.serve(ether_netd, caps.netd, (ep) => driver.netd(ep));
   ctx.onShutdown(async () => {
     running = false;
+    driver.releases.close();
     nic.shutDown();
     await Promise.race([loop, new Promise((r) => setTimeout(r, 1500))]);
   });
@@ -81,5 +82,7 @@ export default defineActor(async (ctx, args: E1000nArgs) => {
     statistics: () => driver.statistics(),
     filters: () => driver.filters.list(),
     mac: () => nic.mac,
+    /** Resolves true once `actor` holds no session, buffer or filter here (at once if none), false after `timeoutMs`. */
+    released: (actor: number, timeoutMs: number) => driver.releases.until(actor, timeoutMs),
   };
 });

@@ -117,6 +117,7 @@ export default defineActor(async (ctx, args: NetdArgs) => {
   ctx.onShutdown(() => {
     clearInterval(ticker);
     dhcp?.close();
+    service.releases.close();
   });
 
   return {
@@ -124,6 +125,8 @@ export default defineActor(async (ctx, args: NetdArgs) => {
     ports: () => service.list(),
     /** Ports one actor holds (0 once a dead client's cleanup is done). */
     portsOf: (actor: number) => service.portsOf(actor),
+    /** Resolves true once `actor` holds no port (at once if none), false after `timeoutMs`. */
+    released: (actor: number, timeoutMs: number) => service.releases.until(actor, timeoutMs),
     address: () => ({ ...address }),
     lease: () => lease ?? null,
     dhcp: () => (dhcp ? { state: dhcp.client.state, stats: dhcp.client.stats } : null),

@@ -9,6 +9,7 @@
 // ports exactly once, whatever state each was in.
 
 import type { Mac } from '../../lib/net/index.ts';
+import { ReleaseWaiters } from '../../lib/release-waiters.ts';
 import { FishnetError } from '../../protocols/errors.ts';
 import type { EtherNetdClient } from '../../protocols/generated/ether_netd.ts';
 import { type NetdServer, PortType } from '../../protocols/generated/netd.ts';
@@ -77,6 +78,8 @@ export class PortService {
   private readonly templates: FilterTemplates;
   /** Buffer owners, as the driver said: a buffer id is never reused, so the answer holds. */
   private readonly owners = new Map<number, ActorId>();
+  /** Callers waiting until an actor holds no port (FishnetMachine.kill). */
+  readonly releases = new ReleaseWaiters((actor) => this.portsOf(actor as ActorId) > 0);
 
   constructor(
     private readonly driver: EtherNetdClient,
@@ -301,6 +304,7 @@ export class PortService {
     const c = rec.client;
     c.ports.delete(rec);
     this.ports.release(rec.kind, rec.port);
+    this.releases.released(c.id);
     if (!c.alive && c.ports.size === 0 && c.goneAt > 0) {
       this.stats.cleanups.push({ ports: this.reclaimedOf.get(c) ?? 0, ms: performance.now() - c.goneAt });
       if (this.stats.cleanups.length > 16) this.stats.cleanups.shift();

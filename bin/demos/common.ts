@@ -2,7 +2,7 @@
 // (UDP sinks on one machine fed by generators on a peer machine, each a client of
 // its machine's netd and driver) whose losses can be counted exactly.
 import type UdpTraffic from '../../actors/apps/udp-traffic.ts';
-import type { FishnetMachine } from '../../embed/fishnet.ts';
+import type { FishnetMachine, FishnetNetwork } from '../../embed/fishnet.ts';
 import type { ActorRef, ApiOf } from '../../runtime/index.ts';
 
 export interface DemoIo {
@@ -42,7 +42,9 @@ export async function flows(
     const sink = (await m.spawn({
       name: `${m.name}/${name}`,
       module: TRAFFIC,
-      args: { sink: { port } },
+      // Pbufs for four seconds of this traffic: a sink that a loaded machine leaves
+      // unscheduled for a while still has somewhere to receive (the driver counts noPbuf otherwise).
+      args: { sink: { port }, rxPbufs: Math.min(4096, Math.max(256, rate * 4)) },
     })) as Traffic;
     out.push({ name, port, sink, generator: undefined as unknown as Traffic });
   }
@@ -62,20 +64,58 @@ export async function flowCounts(f: Flow) {
   const s = (await f.sink.api.counters()).sink;
   const flow = s.flows[0];
   const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+  const causes = (r: Record<string, number>) =>
+    Object.fromEntries(Object.entries(r).filter(([, n]) => n > 0));
+  const senderDrops = (await f.generator.api.stats()).stack.dropped as unknown as Record<string, number>;
+  const sinkDrops = (await f.sink.api.stats()).stack.dropped as unknown as Record<string, number>;
   return {
     sent: g.sent,
     received: flow?.received ?? 0,
     lost: flow?.lost ?? 0,
-    // Failures counted at the sender (its stack and driver) and drops in the sink's stack.
+    // Failures counted at the sender (its stack and driver) and drops in the sink's stack, by cause.
     sendErrors: sum(g.sendErrors as Record<string, number>),
-    senderStackDropped: sum(
-      (await f.generator.api.stats()).stack.dropped as unknown as Record<string, number>,
-    ),
-    sinkStackDropped: sum((await f.sink.api.stats()).stack.dropped as unknown as Record<string, number>),
+    senderStackDropped: sum(senderDrops),
+    sinkStackDropped: sum(sinkDrops),
+    stackDrops: { sender: causes(senderDrops), sink: causes(sinkDrops) },
   };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * After the generators stopped, let what is in flight land: wait until every flow
+ * has all it was sent, or none gets more for a second (a busy machine can hold
+ * frames in its queues a while). Resolves with what is still missing.
+ */
+export async function landed(fs: readonly Flow[]): Promise<number> {
+  const pending = async () => {
+    let n = 0;
+    for (const f of fs) {
+      const c = await flowCounts(f);
+      n += c.sent - c.received;
+    }
+    return n;
+  };
+  let p = await pending();
+  for (let last = p, still = 0; p !== 0 && still < 10; last = p) {
+    await sleep(100);
+    p = await pending();
+    still = p === last ? still + 1 : 0;
+  }
+  return p;
+}
+
+/** Where a frame from `peer` to `m` would have been dropped, each place's own count. */
+export async function dropsOnTheWay(net: FishnetNetwork, m: FishnetMachine, peer: FishnetMachine) {
+  const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+  const driver = (await m.inspect()).driver as { device: { missedPackets: number } };
+  return {
+    peerLink: peer.machine.nic.stats().wireDropped + sum(peer.machine.nic.port.stats.dropped),
+    switch: sum(net.network.stats.dropped),
+    [`${m.name}Link`]: sum(m.machine.nic.port.stats.dropped),
+    [`${m.name}DeviceMissed`]: driver.device.missedPackets,
+  };
+}
 
 /** Rows of text in columns. */
 export function columns(rows: readonly (readonly string[])[]): string[] {

@@ -4,7 +4,17 @@
 // buffers. The demo shows the ports and filters before and after, how long the
 // cleanup took, and that the other clients never missed a frame.
 import { createNetwork } from '../../embed/fishnet.ts';
-import { columns, type Demo, type DemoIo, type Flow, flowCounts, flows, sleep } from './common.ts';
+import {
+  columns,
+  type Demo,
+  type DemoIo,
+  dropsOnTheWay,
+  type Flow,
+  flowCounts,
+  flows,
+  landed,
+  sleep,
+} from './common.ts';
 
 interface PortRow {
   type: string;
@@ -79,26 +89,9 @@ export const killClient: Demo = {
       // More traffic for the survivors, then stop the generators and let the last frames land.
       await sleep(600);
       for (const f of fs) await f.generator.api.stop();
-      // Let what is in flight land: until every survivor has all it was sent, or none
-      // gets more for a second (a busy machine can hold frames in its queues a while).
-      const pending = async () => {
-        let n = 0;
-        for (const f of fs) {
-          if (f === victim) continue;
-          const c = await flowCounts(f);
-          n += c.sent - c.received;
-        }
-        return n;
-      };
-      for (let last = -1, still = 0; still < 10; ) {
-        const p = await pending();
-        if (p === 0) break;
-        still = p === last ? still + 1 : 0;
-        last = p;
-        await sleep(100);
-      }
-      io.say('');
       const survivors = fs.filter((f) => f !== victim);
+      await landed(survivors);
+      io.say('');
       const driver = (await m1.inspect()).driver as {
         device: { missedPackets: number };
         clients: { actor: number; rxDropped: Record<string, number> }[];
@@ -118,14 +111,7 @@ export const killClient: Demo = {
         );
       }
       // Anything missed was dropped somewhere on the way, and counted there: say where.
-      const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
-      const dev = driver.device;
-      const onTheWay = {
-        peerLink: peer.machine.nic.stats().wireDropped + sum(peer.machine.nic.port.stats.dropped),
-        switch: sum(net.network.stats.dropped),
-        m1Link: sum(m1.machine.nic.port.stats.dropped),
-        m1DeviceMissed: dev.missedPackets,
-      };
+      const onTheWay = await dropsOnTheWay(net, m1, peer);
       if (lost > 0) io.say(`drops counted on the way (all clients): ${JSON.stringify(onTheWay)}`);
       const result = {
         cleanupMs: cleanup ? Number(cleanup.ms.toFixed(3)) : null,

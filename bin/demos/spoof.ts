@@ -13,7 +13,16 @@ import { createNetwork } from '../../embed/fishnet.ts';
 import { PcapReader } from '../../lib/net/index.ts';
 import type { ActorRef, ApiOf } from '../../runtime/index.ts';
 import { parseFlags } from '../flags.ts';
-import { columns, type Demo, type DemoIo, flowCounts, flows, sleep } from './common.ts';
+import {
+  columns,
+  type Demo,
+  type DemoIo,
+  dropsOnTheWay,
+  flowCounts,
+  flows,
+  landed,
+  sleep,
+} from './common.ts';
 
 export const spoof: Demo = {
   about:
@@ -40,8 +49,13 @@ export const spoof: Demo = {
       const report = await bad.api.run();
       await sleep(300);
       await victim!.generator.api.stop();
-      await sleep(200);
+      await landed([victim!]);
       const v = await flowCounts(victim!);
+      const onTheWay = await dropsOnTheWay(net, m1, peer);
+      const victimDropped =
+        (
+          (await m1.inspect()).driver as { clients: { actor: number; rxDropped: Record<string, number> }[] }
+        ).clients.find((x) => x.actor === victim!.sink.id)?.rxDropped ?? {};
       const ports = (await m1.inspect()).ports as unknown as { port: number; owner: number }[];
       const victimKeptPort = ports.some((p) => p.port === 7000 && p.owner === victim!.sink.id);
       await net.close(); // flushes the capture
@@ -93,6 +107,11 @@ export const spoof: Demo = {
       io.say(
         `the victim kept its port: ${victimKeptPort ? 'yes' : 'NO'}; the peer sent it ${v.sent}, it received ${v.received}`,
       );
+      if (v.sent !== v.received) {
+        io.say(
+          `drops counted on the way: ${JSON.stringify(onTheWay)}; dropped for the victim by the driver: ${JSON.stringify(victimDropped)}`,
+        );
+      }
       const ok = forged === 0 && victimKeptPort && v.sent === v.received;
       if (io.json) {
         console.log(
@@ -100,7 +119,8 @@ export const spoof: Demo = {
             attempts,
             forgedFramesOnWire: forged,
             framesCaptured: records.value.length,
-            victim: { keptPort: victimKeptPort, ...v },
+            victim: { keptPort: victimKeptPort, ...v, droppedByDriver: victimDropped },
+            dropsOnTheWay: onTheWay,
           }),
         );
       }

@@ -92,3 +92,32 @@ test('500 client lifetimes killed at random moments: nothing of the dead is left
       (await survivors[0]!.api.received()).count + (await survivors[1]!.api.received()).count;
     t.true(await eventually(async () => (await got()) === sent, 5000), `${await got()} of ${sent}`);
   }));
+
+test('released(): netd and the driver each say the moment a client holds nothing, without polling', (t) =>
+  withNetd(t, async (r) => {
+    const netd = r.netd();
+    const driver = r.m.driver;
+    const c = await r.client();
+    t.is(await c.api.openPort('udp', 7000), 7000);
+    // Alive and holding a port: neither lets go, so both time out.
+    t.deepEqual(await Promise.all([netd.api.released(c.id, 30), driver.api.released(c.id, 30)]), [
+      false,
+      false,
+    ]);
+    const waits = Promise.all([netd.api.released(c.id, 10_000), driver.api.released(c.id, 10_000)]);
+    await c.kill();
+    t.deepEqual(await waits, [true, true]);
+    // When they said so, it was true.
+    t.is(await netd.api.portsOf(c.id), 0);
+    const st = (await driver.api.statistics()) as {
+      filters: { owner: number }[];
+      clients: { actor: number }[];
+    };
+    t.false(st.filters.some((f) => f.owner === c.id));
+    t.false(st.clients.some((x) => x.actor === c.id));
+    // Nothing held: at once. A bad argument: a clear refusal, and the service goes on.
+    t.true(await netd.api.released(c.id, 0));
+    await t.throwsAsync(netd.api.released(-1, 10), { message: /actor must be an actor id, not -1/ });
+    await t.throwsAsync(driver.api.released(c.id, Number.NaN), { message: /timeoutMs must be/ });
+    t.is(await netd.api.portsOf(c.id), 0);
+  }));
