@@ -26,7 +26,12 @@ export function parseFlags<O extends Options>(
     return { values: r.values as FlagValues<O>, positionals: r.positionals };
   } catch (e) {
     // parseArgs says e.g. "Unknown option '--frob'. To specify a positional argument ...": keep the first sentence.
-    throw new UsageError((e as Error).message.split(/\. (?=[A-Z])/)[0]!.replace(/\.$/, ''));
+    throw new UsageError(
+      (e as Error).message
+        .split(/\.\s+(?=[A-Z])/)[0]!
+        .replace(/\.$/, '')
+        .replace(/\s+/g, ' '),
+    );
   }
 }
 
@@ -70,4 +75,12 @@ export async function guarded(cmd: string, body: () => Promise<number>): Promise
     }
     throw e;
   }
+}
+
+/** A machine's name as `fishnet up --name` takes it (it names a socket file), or a UsageError. */
+export function machineName(name: string): string {
+  if (!/^[A-Za-z0-9._-]+$/.test(name) || name === '.' || name === '..') {
+    throw new UsageError(`--name: '${name}' is not letters, digits, '.', '_' or '-'`);
+  }
+  return name;
 }

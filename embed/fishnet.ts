@@ -33,6 +33,8 @@ export interface AppSpec<Args = unknown> extends Omit<ActorSpec<Args>, 'caps'> {
 
 export class FishnetMachine {
   private readonly apps = new Set<ActorRef>();
+  /** Applications ever spawned here: default names count up and are never reused. */
+  private spawned = 0;
   private control: ControlServer | undefined;
 
   constructor(
@@ -59,7 +61,7 @@ export class FishnetMachine {
     const args = { ...(spec.args ?? {}), machine: this.name };
     const ref = await this.rt.spawn({
       ...rest,
-      name: spec.name ?? `${this.name}/${appName(spec.module)}-${this.apps.size + 1}`,
+      name: spec.name ?? `${this.name}/${appName(spec.module)}-${++this.spawned}`,
       args,
       caps: lowPorts ? { lowPorts: this.machine.lowPortGrant } : undefined,
     });

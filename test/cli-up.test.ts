@@ -117,6 +117,19 @@ test('a bad flag or value: one line naming it, exit code 2', async (t) => {
     [['up', '--dhcp', '--name', 'a/b'], /--name: 'a\/b'/],
     [['ports', '--name'], /fishnet ports: Option '--name <value>' argument missing/],
     [['stats', '--bogus'], /fishnet stats: Unknown option '--bogus'/],
+    [['ports', '--name', 'a/b'], /fishnet ports: --name: 'a\/b'/],
+    [
+      ['up', '--address', '10.0.0.2/24', '--gateway', '192.168.1.1'],
+      /--gateway: 192.168.1.1 is not another host on 10.0.0.2\/24's network/,
+    ],
+    [
+      ['up', '--dhcp', '--app', 'udp-echo:7', '--app', 'udp-traffic:7'],
+      /--app: port 7 is given to both udp-echo and udp-traffic/,
+    ],
+    [
+      ['up', '--dhcp', '--pcap', '/nonexistent-dir/x.pcap'],
+      /--pcap: the directory of '\/nonexistent-dir\/x.pcap'/,
+    ],
   ];
   for (const [args, re] of cases) {
     const r = await fishnet(...args);

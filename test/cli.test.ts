@@ -81,3 +81,22 @@ test('fishnet flounder --check: ok on a good file, diagnostics and exit 1 on a b
   t.is(badOption.code, 2);
   t.regex(badOption.stderr, /Unknown option '--frob'/);
 });
+
+test('every demo refuses a flag it does not take, by name, in one line with exit 2; --json may come first', async (t) => {
+  for (const name of ['supervision', 'kill-client', 'spoof', 'linux']) {
+    const r = await fishnet('demo', name, '--bogus');
+    t.is(r.code, 2, `${name}: ${r.stderr}`);
+    t.is(r.stderr.trim().split('\n').length, 1, name);
+    t.regex(r.stderr, /^fishnet demo: Unknown option '--bogus'/, name);
+  }
+  const first = await fishnet('demo', '--json', 'supervision', '--frob');
+  t.regex(first.stderr, /^fishnet demo: Unknown option '--frob'/, 'the name is found after --json');
+  const before = await fishnet('demo', '--frob', 'spoof');
+  t.is(before.code, 2);
+  t.regex(before.stderr, /^fishnet demo: unknown flag '--frob' before the demo's name/);
+  // parseArgs' own several-sentence messages become one line too.
+  const ambiguous = await fishnet('start', '--seconds', '-1');
+  t.is(ambiguous.code, 2);
+  t.is(ambiguous.stderr.trim().split('\n').length, 1, ambiguous.stderr);
+  t.regex(ambiguous.stderr, /^fishnet start: Option '--seconds' argument is ambiguous/);
+});

@@ -31,11 +31,15 @@ export const demo: Command = {
   usage,
   run: (args) =>
     guarded('demo', async () => {
-      const [name, ...rest] = args;
+      // The demo's name is the first word that is not a flag: `--json spoof` works as `spoof --json`.
+      const json = args.includes('--json');
+      const rest = args.filter((a) => a !== '--json');
+      const at = rest.findIndex((a) => !a.startsWith('-'));
+      const name = at < 0 ? undefined : rest[at];
+      if (at > 0) throw new UsageError(`unknown flag '${rest[0]}' before the demo's name`);
       const d = Object.hasOwn(demos, name ?? '') ? demos[name!] : undefined;
       if (!d) throw new UsageError(name ? `unknown demo '${name}'` : 'which demo?');
-      const json = rest.includes('--json');
-      const own = rest.filter((a) => a !== '--json');
+      const own = rest.slice(at + 1);
       const say = json ? (l: string) => process.stderr.write(`${l}\n`) : (l: string) => console.log(l);
       return d.run({ say, json }, own);
     }),

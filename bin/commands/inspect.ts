@@ -3,11 +3,11 @@ import { readdirSync } from 'node:fs';
 import { controlRequest, runDir } from '../../embed/control.ts';
 import type { Command } from '../cli.ts';
 import { columns } from '../demos/common.ts';
-import { guarded, parseFlags, UsageError } from '../flags.ts';
+import { guarded, machineName, parseFlags, UsageError } from '../flags.ts';
 
 /** --name, or the one machine that is up, or a usage error that lists them. */
 function which(name: string | undefined): string {
-  if (name !== undefined) return name;
+  if (name !== undefined) return machineName(name);
   let up: string[] = [];
   try {
     up = readdirSync(runDir())

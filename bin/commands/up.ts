@@ -1,6 +1,8 @@
 // `fishnet up`: a long-running machine with chosen applications, on the virtual
 // switch or a VXLAN link, reachable by `fishnet ports` / `fishnet stats` through its
 // control socket, until SIGINT or SIGTERM.
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { APPS, type AppEntry, needsLowPorts } from '../../embed/apps.ts';
 import { ControlServer, controlPath } from '../../embed/control.ts';
 import { createNetwork, type FishnetMachine } from '../../embed/fishnet.ts';
@@ -8,7 +10,7 @@ import { ipv4, isHostIpv4 } from '../../lib/net/index.ts';
 import type { VxlanOptions } from '../../lib/phy/index.ts';
 import type { ActorRef } from '../../runtime/index.ts';
 import type { Command } from '../cli.ts';
-import { guarded, intFlag, keyValues, parseFlags, UsageError } from '../flags.ts';
+import { guarded, intFlag, keyValues, machineName, parseFlags, UsageError } from '../flags.ts';
 
 const usage = [
   'usage: fishnet up [--name NAME] (--address ADDR/BITS [--gateway ADDR] | --dhcp)',
@@ -110,9 +112,7 @@ export const up: Command = {
         pcap: { type: 'string' },
         json: { type: 'boolean' },
       });
-      const name = v.name ?? 'm1';
-      if (!/^[A-Za-z0-9._-]+$/.test(name))
-        throw new UsageError(`--name: '${name}' is not letters, digits, '.', '_' or '-'`);
+      const name = machineName(v.name ?? 'm1');
       if (v.dhcp && v.address) throw new UsageError('--address and --dhcp: choose one');
       if (!v.dhcp && !v.address) throw new UsageError('an address is needed: --address ADDR/BITS or --dhcp');
       if (v.address) {
@@ -126,8 +126,28 @@ export const up: Command = {
           throw new UsageError(`--address: ${a} is not an address a host may have in /${n}`);
         }
       }
-      if (v.gateway) checkIp('--gateway', v.gateway);
+      if (v.gateway) {
+        checkIp('--gateway', v.gateway);
+        if (v.address) {
+          const [a, bits] = v.address.split('/');
+          const mask = Number(bits) === 0 ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;
+          const [ip, gw] = [ipv4(a!), ipv4(v.gateway)];
+          if ((ip & mask) >>> 0 !== (gw & mask) >>> 0 || gw === ip) {
+            throw new UsageError(`--gateway: ${v.gateway} is not another host on ${v.address}'s network`);
+          }
+        }
+      }
       const apps = (v.app ?? []).map(parseApp);
+      const byPort = new Map<number, string>();
+      for (const app of apps) {
+        if (app.port === undefined) continue;
+        const other = byPort.get(app.port);
+        if (other) throw new UsageError(`--app: port ${app.port} is given to both ${other} and ${app.name}`);
+        byPort.set(app.port, app.name);
+      }
+      if (v.pcap !== undefined && !existsSync(dirname(resolve(v.pcap)))) {
+        throw new UsageError(`--pcap: the directory of '${v.pcap}' does not exist`);
+      }
       const vxlan = v.vxlan ? parseVxlan(v.vxlan) : undefined;
       return serve({
         name,

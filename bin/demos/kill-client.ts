@@ -4,6 +4,7 @@
 // buffers. The demo shows the ports and filters before and after, how long the
 // cleanup took, and that the other clients never missed a frame.
 import { createNetwork } from '../../embed/fishnet.ts';
+import { parseFlags } from '../flags.ts';
 import {
   columns,
   type Demo,
@@ -27,7 +28,8 @@ interface PortRow {
 
 export const killClient: Demo = {
   about: 'three clients with traffic; one is killed; its ports and filters go, the others lose nothing',
-  async run(io: DemoIo): Promise<number> {
+  async run(io: DemoIo, argv: string[]): Promise<number> {
+    parseFlags(argv, {}); // it takes none: anything else is a mistake to name
     const net = await createNetwork();
     try {
       io.say('booting m1 (10.0.0.2) and a peer (10.0.0.1) on a virtual switch: NIC, driver, netd each');

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { controlRequest } from '../../embed/control.ts';
 import { hasTool, LinuxPeer } from '../../embed/linux.ts';
+import { parseFlags } from '../flags.ts';
 import type { Demo, DemoIo } from './common.ts';
 import { sleep } from './common.ts';
 
@@ -28,7 +29,8 @@ export function linuxDemoCannotRun(): string {
 
 export const linux: Demo = {
   about: 'the Linux kernel as a peer over VXLAN: ping, ARP, UDP both ways, a capture tshark reads (root)',
-  async run(io: DemoIo): Promise<number> {
+  async run(io: DemoIo, argv: string[]): Promise<number> {
+    parseFlags(argv, {}); // it takes none: anything else is a mistake to name
     const why = linuxDemoCannotRun();
     if (why) {
       console.error(`fishnet demo linux: cannot run here: ${why}`);

@@ -9,6 +9,7 @@ import {
   type RuntimeEvent,
   type SupervisorRef,
 } from '../../runtime/index.ts';
+import { parseFlags } from '../flags.ts';
 import type { Demo } from './common.ts';
 
 const app = new URL('../../actors/apps/demo/main.ts', import.meta.url);
@@ -66,5 +67,8 @@ async function run(out: (line: string) => void): Promise<number> {
 
 export const supervision: Demo = {
   about: 'a supervisor with three actors; one crashes; DOWN and restart are shown',
-  run: (io) => run((l) => io.say(l)),
+  run: (io, argv) => {
+    parseFlags(argv, {}); // it takes none: anything else is a mistake to name
+    return run((l) => io.say(l));
+  },
 };
