@@ -79,6 +79,13 @@ test('fishnet up serves until SIGTERM; fishnet ports and stats read it through i
     machine: 'upt',
     apps: [{ app: 'malicious', port: 7, state: 'running' }],
   });
+  const human = await fishnet('stats', '--name', 'upt');
+  t.is(human.code, 0, human.stderr);
+  t.regex(human.stdout, /^upt \(02:[0-9a-f:]+\) {2}address 10\.9\.0\.2\/24 {2}gateway 10\.9\.0\.1$/m);
+  t.regex(human.stdout, /^lease: none \(a static address\)$/m);
+  t.regex(human.stdout, /^nic: /m, "the NIC's counters");
+  t.regex(human.stdout, /^ {2}client upt\/malicious-7 #\d+: /m);
+  t.regex(human.stdout, /^app malicious:7 #\d+ running: /m);
 
   // A second machine of that name is refused, in one line.
   const again = await fishnet('up', '--name', 'upt', '--address', '10.9.0.3/24');

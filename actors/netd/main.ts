@@ -16,6 +16,7 @@ import { type Ipv4Addr, ipv4, type Mac } from '../../lib/net/index.ts';
 import { ether_netd } from '../../protocols/generated/ether_netd.ts';
 import { netd } from '../../protocols/generated/netd.ts';
 import { type CapabilityRef, defineActor } from '../../runtime/index.ts';
+import type { DhcpLease } from '../../lib/dhcp/client.ts';
 import { type DhcpOptions, NetdDhcp } from './dhcp.ts';
 import { NetdLink } from './link.ts';
 import { DEFAULT_EPHEMERAL, PortAllocator, type PortRange } from './ports.ts';
@@ -60,7 +61,7 @@ export default defineActor(async (ctx, args: NetdArgs) => {
 
   const address: Address = { ip: 0 as Ipv4Addr, mask: 0 as Ipv4Addr, gw: 0 as Ipv4Addr };
   let dhcp: NetdDhcp | undefined;
-  let lease: unknown;
+  let lease: DhcpLease | undefined;
   const stack = new NetdStack(mac, address, {
     send: (f) => link.send(f),
     dhcp: 'dhcp' in args.address ? (payload, srcMac) => dhcp?.receive(payload, srcMac) : undefined,
@@ -128,7 +129,24 @@ export default defineActor(async (ctx, args: NetdArgs) => {
     /** Resolves true once `actor` holds no port (at once if none), false after `timeoutMs`. */
     released: (actor: number, timeoutMs: number) => service.releases.until(actor, timeoutMs),
     address: () => ({ ...address }),
-    lease: () => lease ?? null,
+    /** The lease, its deadlines as seconds from now (netd's clock means nothing to the caller). */
+    lease: () => {
+      if (!lease) return null;
+      const l = lease;
+      const now = performance.now();
+      const inS = (at: number) => (Number.isFinite(at) ? Math.max(0, Math.round((at - now) / 1000)) : null);
+      return {
+        address: l.address,
+        mask: l.mask,
+        router: l.router ?? null,
+        dns: [...l.dns],
+        server: l.server,
+        leaseSeconds: l.leaseSeconds,
+        renewInS: inS(l.t1At),
+        rebindInS: inS(l.t2At),
+        expiresInS: inS(l.expiresAt),
+      };
+    },
     dhcp: () => (dhcp ? { state: dhcp.client.state, stats: dhcp.client.stats } : null),
     statistics: () => ({
       ports: { ...service.stats, open: service.list().length, clients: service.clientCount },

@@ -1,6 +1,7 @@
 // `fishnet ports` and `fishnet stats`: read a running `fishnet up` through its control socket.
 import { readdirSync } from 'node:fs';
 import { controlRequest, runDir } from '../../embed/control.ts';
+import { formatIpv4, type Ipv4Addr } from '../../lib/net/index.ts';
 import type { Command } from '../cli.ts';
 import { columns } from '../demos/common.ts';
 import { guarded, machineName, parseFlags, UsageError } from '../flags.ts';
@@ -105,25 +106,71 @@ function filtersTable(result: unknown): string {
   ]).join('\n');
 }
 
+/** Numeric leaves of `v` that are not zero, as `path=value` (arrays and addresses aside). */
+function counters(v: unknown, skip: readonly string[] = [], path = ''): string[] {
+  if (typeof v === 'number') return v !== 0 && Number.isFinite(v) ? [`${path}=${v}`] : [];
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return [];
+  return Object.entries(v).flatMap(([k, x]) =>
+    skip.includes(k) ? [] : counters(x, skip, path ? `${path}.${k}` : k),
+  );
+}
+
+/** `label: a=1 b=2 ...`, wrapped at about 100 columns under the label. */
+function wrapped(label: string, items: string[]): string[] {
+  if (items.length === 0) return [`${label}: (all zero)`];
+  const out: string[] = [];
+  let line = `${label}:`;
+  for (const it of items) {
+    if (line.length + it.length + 1 > 100 && line.trim() !== `${label}:`) {
+      out.push(line);
+      line = ' '.repeat(label.length + 1);
+    }
+    line += ` ${it}`;
+  }
+  out.push(line);
+  return out;
+}
+
+const dotted = (a: unknown) => (typeof a === 'number' && a !== 0 ? formatIpv4(a as Ipv4Addr) : '-');
+const prefix = (mask: number) => (mask === 0 ? 0 : 32 - Math.log2(2 ** 32 - mask));
+
 function statsTable(result: unknown): string {
   const s = result as {
     machine: string;
     mac: string;
-    address: unknown;
-    lease: unknown;
+    address?: { ip: number; mask: number; gw: number };
+    lease?: {
+      address: number;
+      server: number;
+      leaseSeconds: number;
+      renewInS: number | null;
+      expiresInS: number | null;
+    } | null;
     apps: { app: string; port?: number; actor: number; state: string; stats: unknown }[];
-    driver: unknown;
+    nic: unknown;
+    driver: { clients?: { actor: number; name: string }[] };
     netd: unknown;
   };
+  const a = s.address;
+  const l = s.lease;
   const out = [
-    `${s.machine} (${s.mac})`,
-    `address: ${JSON.stringify(s.address)}; lease: ${JSON.stringify(s.lease)}`,
+    `${s.machine} (${s.mac})  address ${a ? `${dotted(a.ip)}/${prefix(a.mask)}` : '-'}  gateway ${dotted(a?.gw)}`,
+    l
+      ? `lease: ${dotted(l.address)} from ${dotted(l.server)} for ${l.leaseSeconds} s; renews in ${l.renewInS ?? 'never'} s, expires in ${l.expiresInS ?? 'never'} s`
+      : 'lease: none (a static address)',
+    ...wrapped('nic', counters(s.nic)),
+    ...wrapped('driver', counters(s.driver, ['clients', 'filters', 'mac', 'defaultBuffer'])),
   ];
-  for (const [k, v] of Object.entries({ driver: s.driver, netd: s.netd }))
-    out.push(`${k}: ${JSON.stringify(v)}`);
-  for (const a of s.apps) {
-    out.push(`${a.app}${a.port ? `:${a.port}` : ''} #${a.actor} ${a.state}: ${JSON.stringify(a.stats)}`);
+  for (const c of s.driver.clients ?? []) {
+    out.push(...wrapped(`  client ${c.name} #${c.actor}`, counters(c, ['actor', 'rxBuffers', 'txBuffers'])));
   }
+  out.push(...wrapped('netd', counters(s.netd)));
+  for (const x of s.apps) {
+    out.push(
+      ...wrapped(`app ${x.app}${x.port ? `:${x.port}` : ''} #${x.actor} ${x.state}`, counters(x.stats)),
+    );
+  }
+  out.push('(counters that are zero are left out; --json has them all)');
   return out.join('\n');
 }
 
