@@ -12,11 +12,11 @@ import {
   dstMacFilter,
   srcMacFilter,
 } from '../../lib/bfdmux/index.ts';
+import type { DhcpLease } from '../../lib/dhcp/client.ts';
 import { type Ipv4Addr, ipv4, type Mac } from '../../lib/net/index.ts';
 import { ether_netd } from '../../protocols/generated/ether_netd.ts';
 import { netd } from '../../protocols/generated/netd.ts';
 import { type CapabilityRef, defineActor } from '../../runtime/index.ts';
-import type { DhcpLease } from '../../lib/dhcp/client.ts';
 import { type DhcpOptions, NetdDhcp } from './dhcp.ts';
 import { NetdLink } from './link.ts';
 import { DEFAULT_EPHEMERAL, PortAllocator, type PortRange } from './ports.ts';

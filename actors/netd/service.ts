@@ -8,7 +8,7 @@
 // PORT_ERR_IN_USE. A client's end (its binding, whatever the cause) closes all its
 // ports exactly once, whatever state each was in.
 
-import type { Mac } from '../../lib/net/index.ts';
+import { directedBroadcast, type Mac } from '../../lib/net/index.ts';
 import { ReleaseWaiters } from '../../lib/release-waiters.ts';
 import { FishnetError } from '../../protocols/errors.ts';
 import type { EtherNetdClient } from '../../protocols/generated/ether_netd.ts';
@@ -204,7 +204,12 @@ export class PortService {
    */
   private async registerPairs(rec: PortRecord): Promise<[number, number, number]> {
     const ip = this.address.ip;
-    const f = this.templates.filters(rec.kind, ip, rec.port);
+    const f = this.templates.filters(
+      rec.kind,
+      ip,
+      rec.port,
+      directedBroadcast(this.address.ip, this.address.mask),
+    );
     const [a, b] = await Promise.allSettled([
       this.driver.rpc.register_filter(rec.rx, rec.tx, f.rx, f.tx),
       this.driver.rpc.register_filter(rec.rx, rec.tx, f.icmp, f.tx),

@@ -11,6 +11,7 @@ import {
   ArpPacket,
   arpFrame,
   BROADCAST_MAC,
+  directedBroadcast,
   EthernetFrame,
   EtherType,
   IcmpPacket,
@@ -133,7 +134,7 @@ export class NetdStack {
     const src = this.ip.src;
     if (
       !isHostIpv4(src) ||
-      (this.address.ip !== 0 && src === this.subnetBroadcast()) ||
+      src === directedBroadcast(this.address.ip, this.address.mask) ||
       (frame[6]! & 1) !== 0
     ) {
       return this.drop('not a host source');
@@ -141,7 +142,7 @@ export class NetdStack {
     const dst = this.ip.dst;
     // Ours: our address at our MAC. At the link broadcast it is a broadcast (no errors).
     const mine = this.address.ip !== 0 && dst === this.address.ip && this.eth.dst === this.mac;
-    const broadcast = dst === 0xffffffff || (this.address.ip !== 0 && dst === this.subnetBroadcast());
+    const broadcast = dst === 0xffffffff || dst === directedBroadcast(this.address.ip, this.address.mask);
     if (!mine && !broadcast && dst !== this.address.ip && !this.dhcpBeforeAddress())
       return this.drop('not for us');
     let datagram = frame;
@@ -337,10 +338,6 @@ export class NetdStack {
   /** Before an address, DHCP replies come to yiaddr or broadcast: take UDP to port 68 whatever its address. */
   private dhcpBeforeAddress(): boolean {
     return this.address.ip === 0 && this.hooks.dhcp !== undefined;
-  }
-
-  private subnetBroadcast(): number {
-    return ((this.address.ip & this.address.mask) | ~this.address.mask) >>> 0;
   }
 
   /** True (and counted) when the bucket has no token for another answer now. */

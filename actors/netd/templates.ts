@@ -56,14 +56,29 @@ export class FilterTemplates {
 
   /**
    * A port's filter code: RX, TX, and the RX filter for the ICMP errors that quote
-   * its datagrams. UDP ports also take broadcasts (DHCP servers, discovery).
+   * its datagrams. UDP ports also take broadcasts (DHCP servers, discovery): to
+   * 255.255.255.255 and, given, to the subnet's directed broadcast, as a socket bound to
+   * the wildcard address on Linux does.
    */
-  filters(kind: PortType, ip: Ipv4Addr, port: number): { rx: Uint8Array; tx: Uint8Array; icmp: Uint8Array } {
+  filters(
+    kind: PortType,
+    ip: Ipv4Addr,
+    port: number,
+    subnetBroadcast?: Ipv4Addr,
+  ): { rx: Uint8Array; tx: Uint8Array; icmp: Uint8Array } {
+    const udp = kind === 'udp';
     const rx = (p: number) =>
-      portRxFilter({ mac: this.mac, ip, type: kind, port: portOf(p), broadcast: kind === 'udp' });
+      portRxFilter({
+        mac: this.mac,
+        ip,
+        type: kind,
+        port: portOf(p),
+        broadcast: udp,
+        subnetBroadcast: udp ? subnetBroadcast : undefined,
+      });
     const tx = (p: number) => portTxFilter({ mac: this.mac, ip, type: kind, port: portOf(p) });
     const icmp = (p: number) => icmpErrorRxFilter({ mac: this.mac, ip, type: kind, port: portOf(p) });
-    const key = `${kind}/${ip}`;
+    const key = `${kind}/${ip}/${subnetBroadcast ?? '-'}`;
     let t = this.cache.get(key);
     if (!t) {
       t = { rx: template(rx), tx: template(tx), icmp: template(icmp) };

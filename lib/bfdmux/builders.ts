@@ -209,6 +209,8 @@ export interface PortFilterSpec extends TransportOptions {
   readonly port: Port;
   /** Also accept broadcast: to ff:ff:ff:ff:ff:ff and to 255.255.255.255 (for DHCP). */
   readonly broadcast?: boolean;
+  /** With `broadcast`: the subnet's directed broadcast address too (e.g. 10.0.0.255 on 10.0.0.0/24). */
+  readonly subnetBroadcast?: Ipv4Addr;
 }
 
 /**
@@ -221,8 +223,13 @@ export function portRxFilter(s: PortFilterSpec): string {
   checkPort(s.port, 'portRxFilter port');
   const p = s.type === 'tcp' ? PROTO_TCP : s.type === 'udp' ? PROTO_UDP : badType(s.type);
   const macs = s.broadcast ? `(${macAt(0, s.mac)}) || (${macAt(0, BROADCAST)})` : macAt(0, s.mac);
+  if (s.subnetBroadcast !== undefined) {
+    checkIp(s.subnetBroadcast, 'portRxFilter subnetBroadcast');
+    if (!s.broadcast) throw new TypeError('portRxFilter: subnetBroadcast is given without broadcast');
+  }
+  const directed = s.subnetBroadcast !== undefined ? ` || int32[30] == ${hex(s.subnetBroadcast)}` : '';
   const ips = s.broadcast
-    ? `int32[30] == ${hex(s.ip)} || int32[30] == 0xffffffff`
+    ? `int32[30] == ${hex(s.ip)} || int32[30] == 0xffffffff${directed}`
     : `int32[30] == ${hex(s.ip)}`;
   return and(macs, ipv4Type, ipVersion4, ips, proto(p), ports(ANY, s.port, s))!;
 }

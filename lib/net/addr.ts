@@ -69,6 +69,15 @@ export function formatIpv4(a: Ipv4Addr): string {
   return `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`;
 }
 
+/**
+ * The directed broadcast of `ip`'s subnet (host bits all ones); none without an
+ * address, or on a /31 or /32, which have no broadcast (RFC 3021).
+ */
+export function directedBroadcast(ip: Ipv4Addr, mask: Ipv4Addr): Ipv4Addr | undefined {
+  if (ip === 0 || mask >>> 0 >= 0xfffffffe) return undefined;
+  return (((ip & mask) | ~mask) >>> 0) as Ipv4Addr;
+}
+
 export function port(n: number): Port {
   if (!(Number.isInteger(n) && n >= 0 && n <= 0xffff))
     throw new TypeError(`bad port ${n}: a port is 0..65535`);

@@ -17,8 +17,8 @@ import {
   tcpFilter,
   udpFilter,
 } from '../../lib/bfdmux/index.ts';
-import { port } from '../../lib/net/index.ts';
-import { HOST_IP, HOST_MAC, PEER_IP, variedFrames } from '../helpers/frames.ts';
+import { BROADCAST_MAC, ipv4, port, udpFrame } from '../../lib/net/index.ts';
+import { HOST_IP, HOST_MAC, PEER_IP, PEER_MAC, variedFrames } from '../helpers/frames.ts';
 
 const frames = variedFrames();
 
@@ -61,6 +61,38 @@ test('the broadcast variant (DHCP) also takes the broadcast MAC and address', (t
       'udp broadcast bcast-ip :68',
     ],
   );
+});
+
+test("with the subnet's directed broadcast: 10.0.0.255 at the broadcast MAC too, and no other address", (t) => {
+  const spec = { mac: HOST_MAC, ip: HOST_IP, type: 'udp', port: port(68), broadcast: true } as const;
+  const f = compileFilter(portRxFilter({ ...spec, subnetBroadcast: ipv4('10.0.0.255') }));
+  const to = (dst: string) =>
+    executeFilter(
+      f.code,
+      udpFrame({
+        dstMac: BROADCAST_MAC,
+        srcMac: PEER_MAC,
+        src: PEER_IP,
+        dst: ipv4(dst),
+        srcPort: 67,
+        dstPort: 68,
+      }),
+    );
+  t.is(to('10.0.0.255'), 1);
+  t.is(to('255.255.255.255'), 1);
+  t.is(to('10.0.0.254'), 0, 'another host');
+  t.is(to('10.0.1.255'), 0, "another subnet's broadcast");
+  // The same frames as without it, apart from that address.
+  t.deepEqual(
+    matches(portRxFilter({ ...spec, subnetBroadcast: ipv4('10.0.0.255') })),
+    matches(portRxFilter(spec)),
+  );
+  t.throws(() => portRxFilter({ ...spec, broadcast: false, subnetBroadcast: ipv4('10.0.0.255') }), {
+    message: /subnetBroadcast is given without broadcast/,
+  });
+  t.throws(() => portRxFilter({ ...spec, subnetBroadcast: -1 as never }), {
+    message: /portRxFilter subnetBroadcast: not an IPv4 address \(-1\)/,
+  });
 });
 
 test("netd's transmit filter: only from our MAC, our IP, our port", (t) => {

@@ -65,7 +65,7 @@ test.serial(
 );
 
 test.serial(
-  'broadcast: EACCES without setBroadcast; with it, 255.255.255.255 reaches a bound port on the other machine',
+  'broadcast: EACCES without setBroadcast; with it, 255.255.255.255 and the subnet broadcast reach a bound port on the other machine',
   (t) =>
     withTwoMachines(t, async (n) => {
       const a = await n.peer(n.m1);
@@ -85,6 +85,10 @@ test.serial(
       t.is(onWire.length, 1, 'one broadcast on the wire');
       t.deepEqual(Array.from(onWire[0]!.subarray(0, 6)), [255, 255, 255, 255, 255, 255]);
       t.is((await a.api.stats()).stack.arp.requestsSent, 0, 'no ARP for a broadcast');
+      // The subnet's directed broadcast reaches the open port too, as on Linux.
+      t.deepEqual(await a.api.send(sa, 'hello subnet', 6700, '10.1.0.255'), { bytes: 12 });
+      t.true(await eventually(async () => (await b.api.messages(sb)).length === 2));
+      t.is(text((await b.api.messages(sb))[1]!.data), 'hello subnet');
     }),
 );
 
