@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { nodeDgramOneWay } from './node-dgram.ts';
 import { logLogPlot } from './plot.ts';
-import { frames, offer, rxRate, type Setup, setup, teardown } from './rig.ts';
+import { drops, ECHO_WINDOW, frames, grown, offer, rxRate, type Setup, setup, teardown } from './rig.ts';
 import { resultPath, summarize, writeResult } from './stats.ts';
 
 const quick = process.argv.includes('--quick');
@@ -41,9 +41,11 @@ async function echoRate(s: Setup, size: 64 | 1500, total: number) {
     back++;
   });
   const fs = frames(s.m, s.clients.length, size);
+  for (const c of s.clients) await c.api.reset();
+  const before = await drops(s);
   const t0 = performance.now();
   // In flight until its echo is back on the wire.
-  await offer(s, fs, total, () => back);
+  await offer(s, fs, total, () => back, ECHO_WINDOW);
   let last = -1;
   while (back !== last) {
     last = back;
@@ -51,8 +53,23 @@ async function echoRate(s: Setup, size: 64 | 1500, total: number) {
   }
   s.tap.setReceiver(undefined);
   const perSec = back / ((performance.now() - t0 - 50) / 1000);
-  return { offered: total, echoed: back, perSec: Math.round(perSec), gbps: round((perSec * size * 8) / 1e9) };
+  return {
+    offered: total,
+    echoed: back,
+    dropped: {
+      ...grown(before, await drops(s)),
+      // The clients' own: no free transmit slot for the echo.
+      ...(echoDropped(await Promise.all(s.clients.map((c) => c.api.counts()))) || {}),
+    },
+    perSec: Math.round(perSec),
+    gbps: round((perSec * size * 8) / 1e9),
+  };
 }
+
+const echoDropped = (counts: { echoDropped: number }[]) => {
+  const n = counts.reduce((a, c) => a + c.echoDropped, 0);
+  return n > 0 ? { 'client.echo.noTxSlot': n } : undefined;
+};
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 

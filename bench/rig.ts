@@ -27,10 +27,19 @@ export interface Setup {
 
 /**
  * Frames in flight at most: the generator offers frames as fast as the pipeline takes
- * them without loss (the receive ring holds 2048, each client 2048 pbufs), the way a
- * throughput test finds the rate with no drops rather than one that overruns the NIC.
+ * them without loss, the way a throughput test finds the rate with no drops rather
+ * than one that overruns the NIC. A frame counts as done when its client has it, but
+ * its pbuf is back with the driver only a batch later: half the client's 2048 pbufs
+ * in flight leaves room for that.
  */
-export const WINDOW = 1800;
+export const WINDOW = 1024;
+
+/**
+ * In echo mode a frame in flight is also an echo the driver holds until the device sent
+ * it, and the driver holds at most 256 a client (MAX_IN_FLIGHT_PER_CLIENT) before it
+ * refuses one as busy.
+ */
+export const ECHO_WINDOW = 192;
 
 /**
  * A machine with `n` clients, each with port 7000+i. With `withNetd` the machine runs
@@ -98,13 +107,49 @@ export async function delivered(s: Setup): Promise<number> {
   return n;
 }
 
-/** Offer `total` frames as fast as the link takes them; frames/s delivered into clients' pbufs. */
+/**
+ * Every counter on the way that a frame offered here can end in, by place and cause,
+ * non-zero only: the NIC's (missed: the receive ring was full), the driver's, each
+ * client's. A run reports the difference over it, so a shortfall says where it went.
+ */
+export async function drops(s: Setup): Promise<Record<string, number>> {
+  const d = (await s.m.driver.api.statistics()) as {
+    rx: { unclaimed: number; dropped: Record<string, number> };
+    tx: { refused: number; badPbuf: number; tooLong: number; busy: number };
+    clients: { rxDropped: Record<string, number>; txRefused: number; txBusy: number }[];
+  };
+  const nic = s.m.nic.stats();
+  const out: Record<string, number> = {
+    'nic.missed': nic.missed,
+    'nic.wireDropped': nic.wireDropped,
+    'driver.rx.unclaimed': d.rx.unclaimed,
+    'driver.tx.refused': d.tx.refused,
+    'driver.tx.busy': d.tx.busy,
+  };
+  for (const [k, v] of Object.entries(d.rx.dropped)) out[`driver.rx.${k}`] = v;
+  for (const c of d.clients) {
+    for (const [k, v] of Object.entries(c.rxDropped))
+      out[`client.rx.${k}`] = (out[`client.rx.${k}`] ?? 0) + v;
+  }
+  return out;
+}
+
+/** What grew between two readings of drops(). */
+export function grown(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
+      .filter(([, v]) => v !== 0),
+  );
+}
+
 /** Offer frames on the NIC's end of the link, a window of them in flight at most. */
 export async function offer(
   s: Setup,
   fs: Uint8Array[],
   total: number,
   completed?: () => number,
+  window = WINDOW,
 ): Promise<void> {
   const port = s.m.nic.port;
   const start = Atomics.load(s.progress, 0);
@@ -112,7 +157,7 @@ export async function offer(
   let sent = 0;
   while (sent < total) {
     const done = finished();
-    while (sent < total && sent - done < WINDOW && port.send(fs[sent % fs.length]!)) sent++;
+    while (sent < total && sent - done < window && port.send(fs[sent % fs.length]!)) sent++;
     if (sent < total) await new Promise<void>((r) => setImmediate(r));
   }
 }
@@ -120,6 +165,7 @@ export async function offer(
 export async function rxRate(s: Setup, size: 64 | 1500, total: number) {
   const fs = frames(s.m, s.clients.length, size);
   for (const c of s.clients) await c.api.reset();
+  const before = await drops(s);
   const t0 = performance.now();
   await offer(s, fs, total);
   // Wait until deliveries stop growing.
@@ -135,6 +181,7 @@ export async function rxRate(s: Setup, size: 64 | 1500, total: number) {
   return {
     offered: total,
     delivered: got,
+    dropped: grown(before, await drops(s)),
     perSec: Math.round(perSec),
     gbps: round((perSec * size * 8) / 1e9),
   };

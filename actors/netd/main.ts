@@ -149,7 +149,12 @@ export default defineActor(async (ctx, args: NetdArgs) => {
     },
     dhcp: () => (dhcp ? { state: dhcp.client.state, stats: dhcp.client.stats } : null),
     statistics: () => ({
-      ports: { ...service.stats, open: service.list().length, clients: service.clientCount },
+      ports: {
+        ...service.stats,
+        open: service.list().length,
+        clients: service.clientCount,
+        ownersCached: service.ownersCached,
+      },
       stack: stack.stats,
       link: link.stats,
       free: { tcp: ports.freeEphemeral('tcp'), udp: ports.freeEphemeral('udp') },

@@ -69,6 +69,9 @@ export interface ServiceStats {
   readonly cleanups: { ports: number; ms: number }[];
 }
 
+/** Buffer owners netd remembers at most (the driver holds 64 buffers a client). */
+export const MAX_CACHED_OWNERS = 4096;
+
 const kindOf = (t: number): Kind => (t === PortType.PORT_TCP ? 'tcp' : 'udp');
 
 export class PortService {
@@ -76,7 +79,11 @@ export class PortService {
   private readonly byPort = new Map<string, PortRecord>();
   private readonly clients = new Set<Client>();
   private readonly templates: FilterTemplates;
-  /** Buffer owners, as the driver said: a buffer id is never reused, so the answer holds. */
+  /**
+   * Buffer owners, as the driver said: a buffer id is never reused, so the answer holds.
+   * A cache (a miss asks the driver again): a client's entries go with it, and it is
+   * bounded, so a long-running machine does not keep one per buffer ever registered.
+   */
   private readonly owners = new Map<number, ActorId>();
   /** Callers waiting until an actor holds no port (FishnetMachine.kill). */
   readonly releases = new ReleaseWaiters((actor) => this.portsOf(actor as ActorId) > 0);
@@ -158,6 +165,11 @@ export class PortService {
     return this.clients.size;
   }
 
+  /** Buffer owners remembered now (the survivors' only, once the dead are cleaned up). */
+  get ownersCached(): number {
+    return this.owners.size;
+  }
+
   /** The address changed: every open port's filters are made again for it, and clients are told. */
   async readdress(): Promise<void> {
     for (const rec of this.byPort.values()) {
@@ -192,6 +204,7 @@ export class PortService {
         } catch {
           this.refuse('PORT_ERR_BAD_BUFFER', `buffer ${b} is not registered with the driver`);
         }
+        if (this.owners.size >= MAX_CACHED_OWNERS) this.owners.clear();
         this.owners.set(b, owner);
       }
       if (owner !== c.id) this.refuse('PORT_ERR_NOT_OWNER', `buffer ${b} belongs to another client`);
@@ -324,6 +337,7 @@ export class PortService {
     if (!c.alive) return;
     c.alive = false;
     this.clients.delete(c);
+    for (const [b, owner] of this.owners) if (owner === c.id) this.owners.delete(b);
     if (c.ports.size === 0) return;
     c.goneAt = performance.now();
     this.reclaimedOf.set(c, c.ports.size);

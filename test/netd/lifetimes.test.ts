@@ -84,7 +84,14 @@ test('500 client lifetimes killed at random moments: nothing of the dead is left
       dead.every((id) => !driver.clients.some((c) => c.actor === id)),
       'the driver holds nothing of them',
     );
-    const st = (await netd.api.statistics()) as { free: { udp: number; tcp: number } };
+    const st = (await netd.api.statistics()) as {
+      free: { udp: number; tcp: number };
+      ports: { ownersCached: number };
+    };
+    t.true(
+      st.ports.ownersCached <= 4,
+      `netd remembers only the survivors' buffers (${st.ports.ownersCached})`,
+    );
     t.is(st.free.udp, 65536 - 49152, 'every ephemeral UDP port is free again');
     t.is(st.free.tcp, 65536 - 49152);
     // Every frame sent to the survivors reached them.
