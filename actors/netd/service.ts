@@ -65,6 +65,8 @@ export interface ServiceStats {
   refused: Record<string, number>;
   /** Ports closed because their client went. */
   reclaimed: number;
+  /** Of those, ports whose client went while the driver was registering their filters. */
+  abandonedMidOpen: number;
   /** The last cleanups after a client's end: its ports, and ms from hearing of it to its last port freed. */
   readonly cleanups: { ports: number; ms: number }[];
 }
@@ -75,7 +77,14 @@ export const MAX_CACHED_OWNERS = 4096;
 const kindOf = (t: number): Kind => (t === PortType.PORT_TCP ? 'tcp' : 'udp');
 
 export class PortService {
-  readonly stats: ServiceStats = { opened: 0, closed: 0, refused: {}, reclaimed: 0, cleanups: [] };
+  readonly stats: ServiceStats = {
+    opened: 0,
+    closed: 0,
+    refused: {},
+    reclaimed: 0,
+    abandonedMidOpen: 0,
+    cleanups: [],
+  };
   private readonly byPort = new Map<string, PortRecord>();
   private readonly clients = new Set<Client>();
   private readonly templates: FilterTemplates;
@@ -204,8 +213,11 @@ export class PortService {
         } catch {
           this.refuse('PORT_ERR_BAD_BUFFER', `buffer ${b} is not registered with the driver`);
         }
-        if (this.owners.size >= MAX_CACHED_OWNERS) this.owners.clear();
-        this.owners.set(b, owner);
+        // A client that went while netd asked leaves nothing behind (its entries went with it).
+        if (c.alive) {
+          if (this.owners.size >= MAX_CACHED_OWNERS) this.owners.clear();
+          this.owners.set(b, owner);
+        }
       }
       if (owner !== c.id) this.refuse('PORT_ERR_NOT_OWNER', `buffer ${b} belongs to another client`);
     }
@@ -281,6 +293,7 @@ export class PortService {
     }
     if (rec.abandoned) {
       // The client went (or closed it) while the driver was registering: never left registered.
+      this.stats.abandonedMidOpen++;
       await this.unregister(rec);
       settle();
       this.refuse('PORT_ERR_NOT_FOUND', `${kind} port ${port} was closed while it opened`);

@@ -86,6 +86,8 @@ export class PcapFileWriter {
     this.maxChunks = Math.max(2, Math.floor(bufferBytes / this.chunkBytes));
     const c = this.take()!;
     c.fill = writePcapHeader(c.view, 0, snaplen, LINKTYPE_ETHERNET);
+    // The header goes out at once: a capture of a quiet link is a valid (empty) file, not nothing.
+    void this.flush();
   }
 
   /** Create (or truncate) `path` and write the file header. Throws LINK_ERR_CAPTURE_FILE if it cannot be opened. */

@@ -86,8 +86,12 @@ test('500 client lifetimes killed at random moments: nothing of the dead is left
     );
     const st = (await netd.api.statistics()) as {
       free: { udp: number; tcp: number };
-      ports: { ownersCached: number };
+      ports: { ownersCached: number; abandonedMidOpen: number; reclaimed: number };
     };
+    // The worst moment was hit: clients died while the driver registered their filters.
+    t.log(`abandoned mid-open: ${st.ports.abandonedMidOpen}, reclaimed: ${st.ports.reclaimed}`);
+    t.true(st.ports.abandonedMidOpen > 0, 'some ports were abandoned mid-open');
+    t.true(st.ports.reclaimed > 0, 'some open ports were reclaimed from the dead');
     t.true(
       st.ports.ownersCached <= 4,
       `netd remembers only the survivors' buffers (${st.ports.ownersCached})`,

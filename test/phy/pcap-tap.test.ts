@@ -142,6 +142,17 @@ test('what is buffered reaches the file after flushMs, before close', async (t) 
   await tap.close();
 });
 
+test('a quiet link: the file header is written at once, so the capture is a valid empty file', async (t) => {
+  const file = join(tmp(t), 'quiet.pcap');
+  const [nic] = cable();
+  const tap = pcapTap(nic, file, { flushMs: 60_000 });
+  const deadline = Date.now() + 5000;
+  while (statSync(file).size < 24 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  t.is(statSync(file).size, 24, 'the header, before any frame or flush timer');
+  t.deepEqual(records(file).records, []);
+  await tap.close();
+});
+
 test('close writes everything, closes the inner port and leaves no timer', async (t) => {
   const file = join(tmp(t), 'close.pcap');
   const [nic, wire] = cable();
