@@ -24,6 +24,13 @@ test('npm start runs fishnet start: a leased address, echo clients with traffic,
   t.truthy(m, stdout);
   t.true(Number(m![1]) > 1000 && Number(m![2]) > 0);
   t.is(Number(m![1]) - Number(m![2]), Number(m![3]));
+  if (Number(m![3]) > 0) {
+    // Whatever went missing was counted somewhere on the way, and the summary says where.
+    const where = /where they went, as counted on the way: (.*)/.exec(stdout);
+    t.truthy(where, stdout);
+    const counted = [...where![1]!.matchAll(/ (\d+)(?:,|$)/g)].reduce((a, x) => a + Number(x[1]), 0);
+    t.true(counted > 0 && counted <= Number(m![3]), `${counted} counted of ${m![3]} missing`);
+  }
   t.regex(stdout, /round trips: echo-7 p50 \d+ µs, p99 \d+ µs; echo-7001 p50/);
   t.regex(stdout, /all stopped/);
 });

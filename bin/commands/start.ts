@@ -5,11 +5,11 @@
 // to set up.
 import type UdpEcho from '../../actors/apps/udp-echo.ts';
 import { APPS } from '../../embed/apps.ts';
-import { createNetwork, type FishnetMachine } from '../../embed/fishnet.ts';
+import { createNetwork, type FishnetMachine, type FishnetNetwork } from '../../embed/fishnet.ts';
 import { formatIpv4 } from '../../lib/net/index.ts';
 import type { ActorRef, ApiOf } from '../../runtime/index.ts';
 import type { Command } from '../cli.ts';
-import { columns, sleep, TRAFFIC, type Traffic } from '../demos/common.ts';
+import { columns, dropsOnTheWay, sleep, TRAFFIC, type Traffic } from '../demos/common.ts';
 import { guarded, intFlag, parseFlags } from '../flags.ts';
 
 const usage = [
@@ -87,7 +87,9 @@ async function show(o: { seconds: number; n: number; rate: number; live: boolean
       })) as Traffic;
       clients.push({ port, echo, gen });
     }
-    out(`fishnet: ${o.n} echo clients on m1; the peer sends each ${o.rate} datagrams/s for ${o.seconds} s`);
+    out(
+      `fishnet: ${plural(o.n, 'echo client')} on m1; the peer sends each ${o.rate} datagrams/s for ${o.seconds} s`,
+    );
     out('');
 
     const started = performance.now();
@@ -111,7 +113,20 @@ async function show(o: { seconds: number; n: number; rate: number; live: boolean
       }
     }
     for (const c of clients) await c.gen.api.stop();
-    await sleep(300);
+    // Let the last echoes land: until every one is back, or none comes for a second.
+    const back = async () => {
+      let n = 0;
+      for (const c of clients) {
+        const g = (await c.gen.api.counters()).generator;
+        n += g.sent - g.replies;
+      }
+      return n;
+    };
+    for (let p = await back(), last = -1, still = 0; p > 0 && still < 10; last = p) {
+      await sleep(100);
+      p = await back();
+      still = p === last ? still + 1 : 0;
+    }
 
     // The summary.
     out('');
@@ -127,10 +142,12 @@ async function show(o: { seconds: number; n: number; rate: number; live: boolean
     }
     const d = inspect.driver as { device: { missedPackets: number }; rx: { unclaimed: number } };
     out(`summary: the peer sent ${sent} datagrams; ${replies} came back (${sent - replies} missing)`);
+    if (sent > replies)
+      out(`  where they went, as counted on the way: ${await whereLost(net, m1, peer, clients)}`);
     out(`round trips: ${rtts.join('; ')}`);
     out(
-      `m1: ${inspect.ports.length} ports open, ${inspect.filters.length} filters; the NIC missed ${d.device.missedPackets} frames; ` +
-        `${d.rx.unclaimed} frames went to netd (no filter claimed them)`,
+      `m1: ${plural(inspect.ports.length, 'port')} open, ${plural(inspect.filters.length, 'filter')}; the NIC missed ${plural(d.device.missedPackets, 'frame')}; ` +
+        `${plural(d.rx.unclaimed, 'frame')} went to netd (no filter claimed them)`,
     );
     out('all stopped: machines, drivers, netd, applications');
     return 0;
@@ -140,18 +157,62 @@ async function show(o: { seconds: number; n: number; rate: number; live: boolean
   }
 }
 
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+/**
+ * Every counter a datagram of the peer's, or its echo, can end in, non-zero only: the
+ * generators' stacks and sends, the links, the switch and both NICs, both drivers (for the echo clients on m1
+ * and the generators on the peer), the echo clients' stacks and sends.
+ */
+async function whereLost(
+  net: FishnetNetwork,
+  m1: FishnetMachine,
+  peer: FishnetMachine,
+  clients: readonly Client[],
+): Promise<string> {
+  const found: Record<string, number> = {};
+  const add = (where: string, counts: Record<string, number> | undefined) => {
+    for (const [k, v] of Object.entries(counts ?? {}))
+      if (v > 0) found[`${where} ${k}`] = (found[`${where} ${k}`] ?? 0) + v;
+  };
+  type Drv = {
+    device: { missedPackets: number };
+    clients: { actor: number; rxDropped: Record<string, number> }[];
+  };
+  const [d1, dp] = [(await m1.inspect()).driver as Drv, (await peer.inspect()).driver as Drv];
+  add('', await dropsOnTheWay(net, m1, peer)); // peerLink, switch, m1Link, m1DeviceMissed, peerDeviceMissed
+  for (const c of clients) {
+    add(
+      'peer generators: stack',
+      (await c.gen.api.stats()).stack.dropped as unknown as Record<string, number>,
+    );
+    add('peer generators: send', (await c.gen.api.counters()).generator.sendErrors as Record<string, number>);
+    add('peer driver, for the generators:', dp.clients.find((x) => x.actor === c.gen.id)?.rxDropped);
+    add('m1 driver, for the echo clients:', d1.clients.find((x) => x.actor === c.echo.id)?.rxDropped);
+    add(
+      'm1 echo clients: stack',
+      (await c.echo.api.stats()).stack.dropped as unknown as Record<string, number>,
+    );
+    add('m1 echo clients: send', (await c.echo.api.counters()).sendErrors as Record<string, number>);
+  }
+  const list = Object.entries(found).map(([k, v]) => `${k} ${v}`);
+  return list.length > 0 ? list.join(', ') : 'nothing counted a drop (late echoes still on their way)';
+}
+
 async function snapshot(
   m1: FishnetMachine,
   clients: readonly Client[],
   last: Map<number, { at: number; echoed: number }>,
 ) {
+  // The echo counters first, the machine's after: a frame is counted in before it is echoed.
+  const echoes = await Promise.all(clients.map((c) => c.echo.api.counters()));
+  const now = performance.now();
   const v = await m1.inspect();
   const drv = v.driver as { clients: { actor: number; rxDropped: Record<string, number> }[] };
   const marks = new Map<number, { at: number; echoed: number }>();
   const rows = [];
-  for (const c of clients) {
-    const e = await c.echo.api.counters();
-    const now = performance.now();
+  for (const [i, c] of clients.entries()) {
+    const e = echoes[i]!;
     const prev = last.get(c.port);
     const rate = prev ? String(Math.round(((e.echoed - prev.echoed) * 1000) / (now - prev.at))) : '-';
     marks.set(c.port, { at: now, echoed: e.echoed });

@@ -105,15 +105,18 @@ export async function landed(fs: readonly Flow[]): Promise<number> {
   return p;
 }
 
-/** Where a frame from `peer` to `m` would have been dropped, each place's own count. */
+/** Where a frame between `peer` and `m` would have been dropped on the way, each place's own count. */
 export async function dropsOnTheWay(net: FishnetNetwork, m: FishnetMachine, peer: FishnetMachine) {
   const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
-  const driver = (await m.inspect()).driver as { device: { missedPackets: number } };
+  const missed = async (x: FishnetMachine) =>
+    ((await x.inspect()).driver as { device: { missedPackets: number } }).device.missedPackets;
   return {
     peerLink: peer.machine.nic.stats().wireDropped + sum(peer.machine.nic.port.stats.dropped),
     switch: sum(net.network.stats.dropped),
-    [`${m.name}Link`]: sum(m.machine.nic.port.stats.dropped),
-    [`${m.name}DeviceMissed`]: driver.device.missedPackets,
+    [`${m.name}Link`]: m.machine.nic.stats().wireDropped + sum(m.machine.nic.port.stats.dropped),
+    [`${m.name}DeviceMissed`]: await missed(m),
+    // The other way (replies, echoes): the peer's receive ring.
+    [`${peer.name}DeviceMissed`]: await missed(peer),
   };
 }
 
