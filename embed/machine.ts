@@ -95,11 +95,38 @@ interface DriverStatistics {
   readonly filters: readonly {
     id: number;
     owner: number;
+    rxBuffer: number;
+    txBuffer: number;
     rxFrames: number;
     rxBytes: number;
     txFrames: number;
   }[];
+  readonly clients: readonly { actor: number; name: string }[];
+  readonly rx: { arp: number; unclaimed: number };
+  readonly arpFilters: boolean;
+  readonly defaultBuffer: number | undefined;
+  readonly defaultBufferOwner: number | undefined;
   readonly [k: string]: unknown;
+}
+
+/**
+ * One filter the driver runs, as inspection shows it: a port's pair, the pair that
+ * takes ICMP errors about a port's datagrams, the ARP pair (its RX side picks ARP
+ * frames out to be copied to every client), or the default buffer (no filter: what
+ * none claims goes there). `id` is the driver's filter id; the last two have none.
+ */
+export interface FilterView {
+  readonly kind: 'port' | 'icmp' | 'arp' | 'default';
+  readonly id: number | null;
+  readonly owner: number;
+  readonly ownerName: string;
+  /** What it is for: `udp/7`, `icmp errors for udp/7`, ... */
+  readonly for: string;
+  readonly rxBuffer: number | null;
+  readonly txBuffer: number | null;
+  readonly rxFrames: number;
+  readonly rxBytes: number | null;
+  readonly txFrames: number | null;
 }
 
 export interface MachineInspection {
@@ -108,10 +135,60 @@ export interface MachineInspection {
   readonly address: unknown;
   readonly lease: unknown;
   readonly ports: readonly Record<string, unknown>[];
-  readonly filters: DriverStatistics['filters'];
+  readonly filters: readonly FilterView[];
   readonly nic: unknown;
   readonly driver: unknown;
   readonly netd: unknown;
+}
+
+/** Every filter the driver runs, named for what it is for and whose it is. */
+function filterViews(
+  d: DriverStatistics,
+  ports: readonly { type: string; port: number; filterId: number; icmpFilterId: number }[],
+  netd: number | undefined,
+): FilterView[] {
+  const name = (actor: number | undefined) =>
+    actor === undefined ? '-' : (d.clients.find((c) => c.actor === actor)?.name ?? '?');
+  const purpose = new Map<number, { kind: 'port' | 'icmp'; for: string }>();
+  for (const p of ports) {
+    purpose.set(p.filterId, { kind: 'port', for: `${p.type}/${p.port}` });
+    purpose.set(p.icmpFilterId, { kind: 'icmp', for: `icmp errors for ${p.type}/${p.port}` });
+  }
+  const out: FilterView[] = d.filters.map((f) => ({
+    kind: purpose.get(f.id)?.kind ?? 'port',
+    id: f.id,
+    owner: f.owner,
+    ownerName: name(f.owner),
+    for: purpose.get(f.id)?.for ?? '?',
+    rxBuffer: f.rxBuffer,
+    txBuffer: f.txBuffer,
+    rxFrames: f.rxFrames,
+    rxBytes: f.rxBytes,
+    txFrames: f.txFrames,
+  }));
+  const nulls = { id: null, rxBuffer: null, txBuffer: null, rxBytes: null, txFrames: null } as const;
+  if (d.arpFilters && netd !== undefined) {
+    out.push({
+      ...nulls,
+      kind: 'arp',
+      owner: netd,
+      ownerName: name(netd),
+      for: 'ARP, copied to every client',
+      rxFrames: d.rx.arp,
+    });
+  }
+  if (d.defaultBuffer !== undefined && d.defaultBufferOwner !== undefined) {
+    out.push({
+      ...nulls,
+      kind: 'default',
+      owner: d.defaultBufferOwner,
+      ownerName: name(d.defaultBufferOwner),
+      for: 'what no filter claims',
+      rxBuffer: d.defaultBuffer,
+      rxFrames: d.rx.unclaimed,
+    });
+  }
+  return out;
 }
 
 export class Machine {
@@ -251,7 +328,7 @@ export class Machine {
         rxFrames: hits.get(p.filterId)?.rxFrames ?? 0,
         txFrames: hits.get(p.filterId)?.txFrames ?? 0,
       })),
-      filters: driver.filters,
+      filters: filterViews(driver, ports, netd?.id),
       nic: this.nic.stats(),
       driver,
       netd: netd ? await netd.api.statistics() : undefined,

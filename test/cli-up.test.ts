@@ -74,6 +74,13 @@ test('fishnet up serves until SIGTERM; fishnet ports and stats read it through i
   const table = await fishnet('ports', '--name', 'upt');
   t.regex(table.stdout, /^PROTO +PORT +OWNER/);
   t.regex(table.stdout, /udp +49152 +upt\/malicious-7 #\d+ +open/);
+  const ft = await fishnet('filters', '--name', 'upt');
+  t.is(ft.code, 0, ft.stderr);
+  t.regex(ft.stdout, /^FILTER +KIND +FOR +OWNER/);
+  t.regex(ft.stdout, /^\d+ +port +udp\/49152 +upt\/malicious-7 #\d+ /m, "the app's port filter, named");
+  t.regex(ft.stdout, /^\d+ +icmp +icmp errors for udp\/49152 +upt\/malicious-7 #\d+ /m);
+  t.regex(ft.stdout, /^- +arp +ARP, copied to every client +upt\/netd #\d+ /m);
+  t.regex(ft.stdout, /^- +default +what no filter claims +upt\/netd #\d+ /m);
   const stats = await fishnet('stats', '--json');
   t.like(JSON.parse(stats.stdout), {
     machine: 'upt',

@@ -114,8 +114,25 @@ test.serial(
       const m = await net.boot({ name: 'emb', address: '10.5.0.2/24' });
       await m.serveControl({ hello: () => 'from the program' });
       t.deepEqual(await controlRequest('emb', 'ports'), []);
-      const filters = (await controlRequest('emb', 'filters')) as { owner: number }[];
-      t.is(filters.length, 1, "netd's own");
+      const filters = (await controlRequest('emb', 'filters')) as {
+        kind: string;
+        ownerName: string;
+        for: string;
+      }[];
+      // netd's own: its port for ICMP errors' sake aside, the ARP pair and the default buffer.
+      t.deepEqual(
+        filters
+          .filter((f) => f.kind === 'arp' || f.kind === 'default')
+          .map((f) => [f.kind, f.ownerName, f.for]),
+        [
+          ['arp', 'emb/netd', 'ARP, copied to every client'],
+          ['default', 'emb/netd', 'what no filter claims'],
+        ],
+      );
+      t.true(
+        filters.every((f) => f.ownerName === 'emb/netd'),
+        "no filter but netd's",
+      );
       t.is(await controlRequest('emb', 'lease'), null, 'a static address has no lease');
       t.like(await controlRequest('emb', 'stats'), { machine: 'emb', address: { ip: 0x0a050002 } });
       t.is(await controlRequest('emb', 'hello'), 'from the program');

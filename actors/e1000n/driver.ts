@@ -331,7 +331,9 @@ export class Driver {
         ...structuredClone(s.stats),
       })),
       filters: this.filters.list() as FilterInfo[],
+      arpFilters: this.filters.hasArp,
       defaultBuffer: this.rx.defaultBuffer?.id,
+      defaultBufferOwner: this.rx.defaultBuffer?.owner,
     };
   }
 }

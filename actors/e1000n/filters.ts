@@ -145,6 +145,11 @@ export class FilterTable {
     return id < 0 ? undefined : this.byId.get(id);
   }
 
+  /** netd registered the ARP filter pair. */
+  get hasArp(): boolean {
+    return this.arp !== undefined;
+  }
+
   isArp(frame: Uint8Array, len: number): boolean {
     return this.arp !== undefined && executeFilter(this.arp.rx, frame, len) === 1;
   }

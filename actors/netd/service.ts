@@ -54,6 +54,8 @@ export interface PortInfo {
   readonly owner: ActorId;
   readonly ownerName: string;
   readonly filterId: number;
+  /** The filter pair that takes ICMP errors about its datagrams. */
+  readonly icmpFilterId: number;
   readonly state: PortState;
   readonly rxBuffer: number;
   readonly txBuffer: number;
@@ -157,6 +159,7 @@ export class PortService {
       owner: r.client.id,
       ownerName: r.client.name,
       filterId: r.filterId,
+      icmpFilterId: r.icmpFilterId,
       state: r.state,
       rxBuffer: r.rx,
       txBuffer: r.tx,

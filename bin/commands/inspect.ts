@@ -1,6 +1,7 @@
 // `fishnet ports` and `fishnet stats`: read a running `fishnet up` through its control socket.
 import { readdirSync } from 'node:fs';
 import { controlRequest, runDir } from '../../embed/control.ts';
+import type { FilterView } from '../../embed/machine.ts';
 import { formatIpv4, type Ipv4Addr } from '../../lib/net/index.ts';
 import type { Command } from '../cli.ts';
 import { columns } from '../demos/common.ts';
@@ -79,29 +80,22 @@ function portsTable(result: unknown): string {
   return columns(lines).join('\n');
 }
 
-interface FilterRow {
-  id: number;
-  owner: number;
-  rxBuffer: number;
-  txBuffer: number;
-  rxFrames?: number;
-  rxBytes?: number;
-  txFrames?: number;
-}
-
 function filtersTable(result: unknown): string {
-  const rows = result as FilterRow[];
+  const rows = result as FilterView[];
   if (rows.length === 0) return 'no filters';
+  const n = (v: number | null) => (v === null ? '-' : String(v));
   return columns([
-    ['FILTER', 'OWNER', 'RX BUFFER', 'TX BUFFER', 'RX FRAMES', 'RX BYTES', 'TX FRAMES'],
+    ['FILTER', 'KIND', 'FOR', 'OWNER', 'RX BUF', 'TX BUF', 'RX FRAMES', 'RX BYTES', 'TX FRAMES'],
     ...rows.map((f) => [
-      String(f.id),
-      `#${f.owner}`,
-      String(f.rxBuffer),
-      String(f.txBuffer),
-      String(f.rxFrames ?? 0),
-      String(f.rxBytes ?? 0),
-      String(f.txFrames ?? 0),
+      n(f.id),
+      f.kind,
+      f.for,
+      `${f.ownerName} #${f.owner}`,
+      n(f.rxBuffer),
+      n(f.txBuffer),
+      String(f.rxFrames),
+      n(f.rxBytes),
+      n(f.txFrames),
     ]),
   ]).join('\n');
 }
