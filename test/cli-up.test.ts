@@ -132,6 +132,8 @@ test('a bad flag or value: one line naming it, exit code 2', async (t) => {
     [['ports', '--name'], /fishnet ports: Option '--name <value>' argument missing/],
     [['stats', '--bogus'], /fishnet stats: Unknown option '--bogus'/],
     [['ports', '--name', 'a/b'], /fishnet ports: --name: 'a\/b'/],
+    [['up', '--address', '10.0.0.2/24', '--dhcp-timeout', '3'], /--dhcp-timeout goes with --dhcp/],
+    [['up', '--dhcp', '--dhcp-timeout', '0'], /--dhcp-timeout must be an integer from 1 to 3600, not '0'/],
     [
       ['up', '--address', '10.0.0.2/24', '--gateway', '192.168.1.1'],
       /--gateway: 192.168.1.1 is not another host on 10.0.0.2\/24's network/,
@@ -151,4 +153,12 @@ test('a bad flag or value: one line naming it, exit code 2', async (t) => {
     t.regex(r.stderr, re, args.join(' '));
     t.is(r.stderr.trim().split('\n').length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
   }
+});
+
+test('fishnet up --dhcp with no server on the segment: says so while it asks, then one line and exit 1', async (t) => {
+  const r = await fishnet('up', '--name', 'nodhcp', '--dhcp', '--dhcp-timeout', '2');
+  t.is(r.code, 1);
+  t.regex(r.stderr, /asking DHCP for an address; giving up after 2 s/);
+  t.regex(r.stderr, /DHCP_ERR_NO_SERVER: No DHCP server answered within the time limit/);
+  t.false(existsSync(join(runDir, 'nodhcp.sock')), 'nothing left behind');
 });

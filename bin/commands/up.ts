@@ -13,13 +13,14 @@ import type { Command } from '../cli.ts';
 import { guarded, intFlag, keyValues, machineName, parseFlags, UsageError } from '../flags.ts';
 
 const usage = [
-  'usage: fishnet up [--name NAME] (--address ADDR/BITS [--gateway ADDR] | --dhcp)',
+  'usage: fishnet up [--name NAME] (--address ADDR/BITS [--gateway ADDR] | --dhcp [--dhcp-timeout S])',
   '                  [--app APP[:PORT][,key=value...]]... [--vxlan remote=ADDR,vni=N[,local=ADDR][,port=P]]',
   '                  [--pcap FILE] [--json]',
   '',
   '  --name NAME       the machine (default m1); `fishnet ports --name NAME` reaches it',
   '  --address A/BITS  a static address, e.g. 10.0.0.2/24; --gateway its router',
   '  --dhcp            get the address from a DHCP server on the segment',
+  '  --dhcp-timeout S  give up when no server answered in S seconds (default 60)',
   '  --app APP:PORT    run an application (repeatable); ports below 1024 get the capability for them',
   '  --vxlan ...       carry the segment over VXLAN (port: the UDP port at both ends, default 4789)',
   "  --pcap FILE       record the machine's link",
@@ -107,6 +108,7 @@ export const up: Command = {
         address: { type: 'string' },
         gateway: { type: 'string' },
         dhcp: { type: 'boolean' },
+        'dhcp-timeout': { type: 'string' },
         app: { type: 'string', multiple: true },
         vxlan: { type: 'string' },
         pcap: { type: 'string' },
@@ -115,6 +117,8 @@ export const up: Command = {
       const name = machineName(v.name ?? 'm1');
       if (v.dhcp && v.address) throw new UsageError('--address and --dhcp: choose one');
       if (!v.dhcp && !v.address) throw new UsageError('an address is needed: --address ADDR/BITS or --dhcp');
+      const dhcpTimeout = intFlag('dhcp-timeout', v['dhcp-timeout'], 1, 3600);
+      if (dhcpTimeout !== undefined && !v.dhcp) throw new UsageError('--dhcp-timeout goes with --dhcp');
       if (v.address) {
         const [a, bits, more] = v.address.split('/');
         checkIp('--address', a!);
@@ -151,7 +155,7 @@ export const up: Command = {
       const vxlan = v.vxlan ? parseVxlan(v.vxlan) : undefined;
       return serve({
         name,
-        address: v.dhcp ? { dhcp: {} } : v.address!,
+        address: v.dhcp ? { dhcp: { timeoutMs: (dhcpTimeout ?? 60) * 1000 } } : v.address!,
         gateway: v.gateway,
         apps,
         vxlan,
@@ -163,7 +167,7 @@ export const up: Command = {
 
 interface UpPlan {
   readonly name: string;
-  readonly address: string | { dhcp: object };
+  readonly address: string | { dhcp: { timeoutMs: number } };
   readonly gateway?: string;
   readonly apps: readonly AppPlan[];
   readonly vxlan?: VxlanOptions;
@@ -192,15 +196,21 @@ async function serveUntilStopped(plan: UpPlan): Promise<number> {
   const onSignal = () => stop();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const dhcp = typeof plan.address === 'string' ? undefined : plan.address.dhcp;
   say(
-    `booting ${plan.name}: NIC, driver, netd${typeof plan.address === 'string' ? '' : ' (asking DHCP for an address)'}`,
+    `booting ${plan.name}: NIC, driver, netd${dhcp ? ` (asking DHCP for an address; giving up after ${dhcp.timeoutMs / 1000} s)` : ''}`,
   );
   const net = await createNetwork({ vxlan: plan.vxlan });
+  // Long work shows progress: while DHCP has no answer, a line every ten seconds.
+  const t0 = performance.now();
+  const ticker = dhcp
+    ? setInterval(() => say(`still asking DHCP (${Math.round((performance.now() - t0) / 1000)} s)`), 10_000)
+    : undefined;
   try {
     const m = await Promise.race([
       net.boot({ name: plan.name, address: plan.address, gateway: plan.gateway, pcap: plan.pcap }),
       stopped.then(() => undefined),
-    ]);
+    ]).finally(() => clearInterval(ticker));
     if (!m) return 0;
     const running: { plan: AppPlan; ref: ActorRef }[] = [];
     for (const app of plan.apps) {
