@@ -30,6 +30,8 @@ export type ControlHandlers = Record<string, () => unknown>;
 
 export class ControlServer {
   private readonly sockets = new Set<Socket>();
+  /** Connections refused at the limit, until they are gone: close() must not wait on them. */
+  private readonly refused = new Set<Socket>();
 
   private constructor(
     readonly path: string,
@@ -75,6 +77,8 @@ export class ControlServer {
   private serve(s: Socket, handlers: ControlHandlers): void {
     s.on('error', () => s.destroy()); // first: a peer that resets must not take the server down
     if (this.sockets.size >= MAX_CONNECTIONS) {
+      this.refused.add(s);
+      s.on('close', () => this.refused.delete(s));
       s.end(`${JSON.stringify({ ok: false, error: `at most ${MAX_CONNECTIONS} connections at once` })}\n`);
       return;
     }
@@ -143,7 +147,7 @@ export class ControlServer {
   }
 
   async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
+    for (const s of [...this.sockets, ...this.refused]) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     try {
       unlinkSync(this.path);

@@ -102,13 +102,15 @@ export const killClient: Demo = {
       const counts = [];
       for (const f of survivors) {
         const c = await flowCounts(f);
-        const missed = c.sent - c.received;
+        // What left the peer for it and did not arrive (the peer's own stack failing to
+        // send, on a machine the kill never touched, is its own count, not a miss).
+        const missed = c.left - c.received;
         lost += missed;
         // Where a frame would have been dropped for it, had one been: the driver's counters.
         const dropped = driver.clients.find((x) => x.actor === f.sink.id)?.rxDropped ?? {};
         counts.push({ client: f.name, ...c, missed, droppedByDriver: dropped });
         io.say(
-          `${f.name}: the peer sent ${c.sent}, it received ${c.received}, missed ${missed} ` +
+          `${f.name}: the peer sent ${c.sent} (${c.sent - c.left} its own stack could not send), it received ${c.received}, missed ${missed} ` +
             `(gaps in sequence: ${c.lost}; dropped for it by the driver: ${JSON.stringify(dropped)})`,
         );
       }

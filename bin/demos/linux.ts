@@ -41,7 +41,10 @@ export const linux: Demo = {
     const name = `linux-demo-${process.pid}`;
     const env = { ...process.env, FISHNET_RUN_DIR: dir };
     io.say('making two network namespaces joined by a veth pair; a Linux vxlan device in one');
-    const peer = await LinuxPeer.create();
+    const peer = await LinuxPeer.create().catch((e) => {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    });
     try {
       io.say(
         `Linux: ${peer.linuxIp} on vx0 (${peer.linuxMac}), VXLAN vni ${peer.vni} over ${peer.underlayLinux}`,

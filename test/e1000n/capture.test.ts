@@ -11,10 +11,10 @@ import { MACHINE_IP, PEER_IP, PEER_MAC, withMachine } from '../helpers/machine.t
 import { eventually } from '../helpers/runtime.ts';
 import { needs } from '../helpers/tools.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'fishnet-capture-'));
-const file = join(dir, 'm1.pcap');
-
 needs('tshark')('the link of a machine, captured: tshark dissects every frame, none malformed', async (t) => {
+  // Made here, not at import: a skipped test leaves no directory behind.
+  const dir = mkdtempSync(join(tmpdir(), 'fishnet-capture-'));
+  const file = join(dir, 'm1.pcap');
   try {
     await withMachine(
       t,

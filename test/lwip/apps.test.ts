@@ -52,7 +52,12 @@ test.serial(
   'udp-traffic: a paced generator loses nothing; a flat-out one is counted, and every loss the sink sees was counted on the way',
   (t) =>
     withTwoMachines(t, async (n) => {
-      const sink = await n.spawn<ApiOf<typeof UdpTraffic>>(TRAFFIC, { machine: 'm2', sink: { port: 9000 } });
+      // More pbufs than the paced run sends: a sink a loaded machine leaves unscheduled a while still loses nothing.
+      const sink = await n.spawn<ApiOf<typeof UdpTraffic>>(TRAFFIC, {
+        machine: 'm2',
+        sink: { port: 9000 },
+        rxPbufs: 1024,
+      });
       const gen = await n.spawn<ApiOf<typeof UdpTraffic>>(TRAFFIC, {
         machine: 'm1',
         generate: { address: '10.1.0.2', port: 9000, size: 200, rate: 2000, count: 600, flow: 1 },

@@ -43,10 +43,11 @@ test.serial(
       t.is(text((await a.api.messages(sa))[0]!.data), 'pong');
       const sta = (await a.api.stats()).stack;
       const stb = (await b.api.stats()).stack;
-      t.is(sta.arp.requestsSent, 1);
+      // One request; a second only if the first answer took longer than the 1 s retry (a loaded machine).
+      t.true(sta.arp.requestsSent >= 1 && sta.arp.requestsSent <= 2, `${sta.arp.requestsSent} requests`);
       t.is(stb.arp.requestsSent, 0, 'b learned a from the request the driver copied to it');
       t.like(await a.api.neighbour(IP2), { state: 'reachable', mac: n.m2.m.mac });
-      t.is(await n.m2.netd.arpAnswered(), 1);
+      t.is(await n.m2.netd.arpAnswered(), sta.arp.requestsSent);
       // A burst both ways, in order.
       const many = 200;
       for (let i = 0; i < many; i++) void a.api.send(sa, `a${i}`, 6000, '10.1.0.2');

@@ -42,6 +42,7 @@ function fromMachine(frames: Uint8Array[], machineMac: number) {
 
 test('ARP for the machine, ping, a closed UDP port, a closed TCP port: answered as a host would', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fishnet-unclaimed-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true })); // whatever throws on the way
   const pcapFile = join(dir, 'm1.pcap');
   let machineMac = 0;
   await withNetd(

@@ -299,6 +299,7 @@ test('a frame round trip between two processes over VXLAN on loopback', async (t
     ],
     { cwd: root, stdio: 'pipe' },
   );
+  const exited = once(child, 'exit'); // listened for at once: it may exit before its last line is read
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
@@ -328,7 +329,7 @@ test('a frame round trip between two processes over VXLAN on loopback', async (t
   }
   child.stdin.end();
   const last = await lines.next();
-  const [code] = await once(child, 'exit');
+  const [code] = await exited;
   t.is(code, 0, stderr);
   const childStats = (JSON.parse(last.value as string) as { stats: VxlanStats }).stats;
   t.like(childStats, { rxFrames: N, txFrames: N });

@@ -159,7 +159,7 @@ test('a flood of garbage past the credit window ends the binding', (t) =>
     });
     const e = (await rt.spawn({ module: evil })) as Evil;
     await e.api.lookup('host-plain', 'h');
-    await e.api.nullFlood('h', 200);
+    await e.api.nullFlood('h', 200, null, 3 * 1024); // three credit windows at least
     t.true(await eventually(() => served !== undefined && !served.isOpen));
     t.true(served!.stats.malformedBy['over credit']! >= 1024);
   }));
