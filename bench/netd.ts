@@ -94,18 +94,25 @@ async function rxWithPorts(many: number) {
   const s = await setup(1, false, true);
   try {
     const frames = quick ? 200_000 : 600_000;
-    await rxRate(s, 64, 20_000);
-    const one = await rxRate(s, 64, frames);
+    // Three runs each, the median compared: one run alone varies by a third here.
+    const median = async () => {
+      await rxRate(s, 64, 20_000);
+      const r = [];
+      for (let i = 0; i < 3; i++) r.push((await rxRate(s, 64, frames)).perSec);
+      return { median: [...r].sort((a, b) => a - b)[1]!, runs: r };
+    };
+    const one = await median();
     const holder = (await s.rt.spawn({ module: clientModule, args: { machine: 'bench' } })) as NetdClient;
     const openMs = await holder.api.openMany(many - 1, 32);
-    await rxRate(s, 64, 20_000);
-    const lots = await rxRate(s, 64, frames);
+    const lots = await median();
     return {
       ports: many,
       openMs: round(openMs),
-      rxPerSecWith1Port: one.perSec,
-      rxPerSecWithManyPorts: lots.perSec,
-      ratio: round(lots.perSec / one.perSec),
+      rxPerSecWith1Port: one.median,
+      rxPerSecWithManyPorts: lots.median,
+      runsWith1Port: one.runs,
+      runsWithManyPorts: lots.runs,
+      ratio: round(lots.median / one.median),
     };
   } finally {
     await teardown(s);
@@ -128,6 +135,11 @@ export async function netdBench() {
     cleanup1000PortsMs: clean.medianFromKillMs,
     rxRatio10000Ports: rx.ratio,
     targets: { bindPortP50UsAtMost: 200, cleanup1000PortsMsAtMost: 50, rxRatio10000PortsAtLeast: 0.7 },
+    met: {
+      bindPortP50UsAtMost: bind.bindUs.p50 <= 200,
+      cleanup1000PortsMsAtMost: clean.medianFromKillMs <= 50,
+      rxRatio10000PortsAtLeast: rx.ratio >= 0.7,
+    },
     bind,
     concurrent: together,
     cleanup: clean,
