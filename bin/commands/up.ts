@@ -8,6 +8,7 @@ import { ControlServer, controlPath } from '../../embed/control.ts';
 import { createNetwork, type FishnetMachine } from '../../embed/fishnet.ts';
 import { ipv4, isHostIpv4 } from '../../lib/net/index.ts';
 import type { VxlanOptions } from '../../lib/phy/index.ts';
+import { FishnetError } from '../../protocols/errors.ts';
 import type { ActorRef } from '../../runtime/index.ts';
 import type { Command } from '../cli.ts';
 import { guarded, intFlag, keyValues, machineName, parseFlags, UsageError } from '../flags.ts';
@@ -179,8 +180,10 @@ async function serve(plan: UpPlan): Promise<number> {
   try {
     return await serveUntilStopped(plan);
   } catch (e) {
-    // A machine that cannot come up (the name is taken, no DHCP server, the VXLAN port in use): one line.
-    console.error(`fishnet up: ${(e as Error).message}`);
+    // A machine that cannot come up (the name is taken, no DHCP server, the VXLAN port in use): one line,
+    // naming the error that stopped it rather than the actor start that carried it.
+    const cause = e instanceof FishnetError ? FishnetError.fromWire(e.data) : undefined;
+    console.error(`fishnet up: ${(cause ?? (e as Error)).message}`);
     return 1;
   }
 }

@@ -73,8 +73,13 @@ export async function boot(
   for (const m of queued) ctlPort.emit('message', m);
   assignment = await ready;
 
-  const fail = (code: ConstructorParameters<typeof FishnetError>[0], detail: string, reason?: ExitReason) => {
-    ctl.event('failed', { error: new FishnetError(code, detail).toWire(), reason });
+  const fail = (
+    code: ConstructorParameters<typeof FishnetError>[0],
+    detail: string,
+    reason?: ExitReason,
+    data?: unknown,
+  ) => {
+    ctl.event('failed', { error: new FishnetError(code, detail, { data }).toWire(), reason });
     // Let the message leave before the thread goes.
     setImmediate(() => process.exit(1));
   };
@@ -94,6 +99,8 @@ export async function boot(
       'RT_ERR_START_FAILED',
       `${reason.kind === 'error' ? `${reason.name}: ${reason.message}` : ''}`,
       reason,
+      // A registry error travels whole, so that whoever spawned can tell which it was.
+      e instanceof FishnetError ? e.toWire() : undefined,
     );
   }
   carryFishnetErrors();

@@ -100,7 +100,17 @@ test('an actor whose start() throws: RT_ERR_START_FAILED, with the error', (t) =
     const e = await spawnError(rt, { module: fixture('behave'), args: { startThrows: true } });
     t.is(e.errName, 'RT_ERR_START_FAILED');
     t.regex(e.message, /TypeError: refusing to start/);
+    t.is(e.data, undefined, 'not a registry error: nothing more to carry');
     t.is(rt.stats().actors, 0);
+    // A registry error thrown by start() travels whole in data, its code included.
+    const f = await spawnError(rt, {
+      module: fixture('behave'),
+      args: { startThrowsFishnet: 'DHCP_ERR_NO_SERVER' },
+    });
+    t.is(f.errName, 'RT_ERR_START_FAILED');
+    const inner = FishnetError.fromWire(f.data);
+    t.is(inner?.errName, 'DHCP_ERR_NO_SERVER');
+    t.is(inner?.detail, 'as asked');
   }));
 
 test('bad specs are refused before any thread starts, naming the field', (t) =>
