@@ -28,6 +28,8 @@ export interface ClientStats {
   txBusy: number;
   /** register_pbuf refused: outside the buffer, not an RX buffer, or too many. */
   pbufsRefused: number;
+  /** tx_done reports dropped because the client left more than TX_DONE_BACKLOG unread. */
+  txDoneDropped: number;
 }
 
 export function clientStats(): ClientStats {
@@ -42,6 +44,7 @@ export function clientStats(): ClientStats {
     txTooLong: 0,
     txBusy: 0,
     pbufsRefused: 0,
+    txDoneDropped: 0,
   };
 }
 

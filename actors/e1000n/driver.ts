@@ -21,7 +21,7 @@ import { RxPath } from './rx.ts';
 import { ClientSession, type SessionRx, type SessionTx } from './sessions.ts';
 import { TxPath } from './tx.ts';
 
-/** Buffers one client may hold. */
+/** Buffers one client (an actor, whatever its number of bindings) may hold. */
 export const MAX_BUFFERS_PER_CLIENT = 64;
 
 /** How the driver reaches the IOMMU (the machine maps client memory for the device). */
@@ -120,8 +120,15 @@ export class Driver {
         `a buffer is a SharedArrayBuffer of ${MIN_BUFFER_BYTES}..${MAX_BUFFER_BYTES} bytes`,
       );
     }
-    if (s.rx.size + s.tx.size >= MAX_BUFFERS_PER_CLIENT) {
-      throw new FishnetError('E1000_ERR_TOO_MANY_BUFFERS', `${MAX_BUFFERS_PER_CLIENT} per client`);
+    // Per actor, not per binding: an actor with many bindings gets no more buffers (each
+    // RX buffer costs the driver its pbuf ring).
+    let held = 0;
+    for (const o of this.sessions) if (o.peer === s.peer) held += o.rx.size + o.tx.size;
+    if (held >= MAX_BUFFERS_PER_CLIENT) {
+      throw new FishnetError(
+        'E1000_ERR_TOO_MANY_BUFFERS',
+        `${MAX_BUFFERS_PER_CLIENT} per client, over all its bindings to the driver`,
+      );
     }
     const id = this.nextBuffer++;
     const bytes = new Uint8Array(buf);
@@ -195,7 +202,7 @@ export class Driver {
     s.alive = false;
     this.sessions.delete(s);
     for (const b of [...s.rx.values(), ...s.tx.values()]) this.dropBuffer(b);
-    s.backlog.length = 0;
+    s.backlog.clear();
     this.releases.released(s.peer);
   }
 

@@ -39,8 +39,8 @@ export class ClientSession {
   readonly rx = new Map<BufferId, SessionRx>();
   readonly tx = new Map<BufferId, SessionTx>();
   readonly gather = new Gather();
-  /** tx_done messages that found the client's ring full: sent, in order, when it has room. */
-  readonly backlog: number[] = [];
+  /** tx_done reports that found the client's ring full: sent, in order, when it has room. */
+  readonly backlog = new TxDoneBacklog();
   /** Frames of this client accepted and not yet reported done (in the device or queued). */
   inFlight = 0;
   alive = true;
@@ -91,21 +91,84 @@ export class ClientSession {
    */
   txDone(pbufId: number, err: number): void {
     if (!this.alive) return;
-    if (this.backlog.length === 0 && this.ep.tx.tx_done(pbufId, err)) return;
-    this.backlog.push(pbufId, err);
-    if (this.backlog.length === 2) void this.drainBacklog();
+    const q = this.backlog;
+    if (q.size === 0 && this.ep.tx.tx_done(pbufId, err)) return;
+    // A client that never reads its ring must not make the driver hold its reports
+    // without bound: past the backlog they are dropped, and counted.
+    if (!q.push(pbufId, err)) {
+      this.stats.txDoneDropped++;
+      return;
+    }
+    if (q.size === 1) void this.drainBacklog();
   }
 
   private async drainBacklog(): Promise<void> {
-    while (this.alive && this.backlog.length > 0) {
+    const q = this.backlog;
+    while (this.alive && q.size > 0) {
       try {
         await this.ep.writable();
       } catch {
         return; // the binding ended
       }
-      while (this.backlog.length > 0 && this.ep.tx.tx_done(this.backlog[0]!, this.backlog[1]!)) {
-        this.backlog.splice(0, 2);
-      }
+      while (q.size > 0 && this.ep.tx.tx_done(q.frontPbuf, q.frontErr)) q.shift();
     }
+  }
+}
+
+/** tx_done reports a client's ring had no room for, at most this many (its ring holds as many). */
+export const TX_DONE_BACKLOG = 8192;
+
+/**
+ * A ring of (pbuf, error) pairs: O(1) at both ends, no allocation per report. It is made
+ * on first use and doubles up to TX_DONE_BACKLOG, so a client that keeps up costs nothing.
+ */
+export class TxDoneBacklog {
+  private pairs: Int32Array | undefined;
+  private cap = 0;
+  private head = 0;
+  size = 0;
+
+  /** False when full. */
+  push(pbufId: number, err: number): boolean {
+    if (this.size === this.cap && !this.grow()) return false;
+    const pairs = this.pairs!;
+    const at = 2 * ((this.head + this.size) % this.cap);
+    pairs[at] = pbufId;
+    pairs[at + 1] = err;
+    this.size++;
+    return true;
+  }
+
+  get frontPbuf(): number {
+    return this.pairs![2 * this.head]!;
+  }
+
+  get frontErr(): number {
+    return this.pairs![2 * this.head + 1]!;
+  }
+
+  shift(): void {
+    this.head = (this.head + 1) % this.cap;
+    this.size--;
+  }
+
+  clear(): void {
+    this.pairs = undefined;
+    this.cap = this.head = this.size = 0;
+  }
+
+  private grow(): boolean {
+    if (this.cap >= TX_DONE_BACKLOG) return false;
+    const cap = this.cap === 0 ? 256 : Math.min(TX_DONE_BACKLOG, this.cap * 2);
+    const next = new Int32Array(2 * cap);
+    for (let i = 0; i < this.size; i++) {
+      const from = 2 * ((this.head + i) % this.cap);
+      next[2 * i] = this.pairs![from]!;
+      next[2 * i + 1] = this.pairs![from + 1]!;
+    }
+    this.pairs = next;
+    this.cap = cap;
+    this.head = 0;
+    return true;
   }
 }

@@ -452,3 +452,20 @@ test("netd's death leaves the filters it registered: clients keep their traffic"
     t.is(s.filters.length, 1);
     t.is(s.defaultBuffer, undefined, "netd's own buffer went with it");
   }));
+
+test('a client with many bindings gets no more buffers than one with one; the good client beside it is served', (t) =>
+  withMachine(t, async (r) => {
+    const good = await r.client();
+    const hoarder = (await r.rt.spawn({
+      module: new URL('../fixtures/actors/ether-hoarder.ts', import.meta.url),
+      args: { service: 'm1/ether' },
+    })) as import('../../runtime/index.ts').ActorRef<{
+      hoard(bindings: number, each: number): Promise<{ accepted: number; refused: Record<string, number> }>;
+    }>;
+    const got = await hoarder.api.hoard(4, 40);
+    t.deepEqual(got, { accepted: 64, refused: { E1000_ERR_TOO_MANY_BUFFERS: 160 - 64 } });
+    // The good client still receives.
+    await r.open(good, 7000);
+    r.wire.send(udp(r.m.mac, 7000, 1));
+    t.true(await eventually(async () => (await good.api.received()).count === 1));
+  }));
