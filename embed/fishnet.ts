@@ -11,6 +11,7 @@
 // every application spawned on one; close() stops them all, in order.
 
 import type { FramePort, VxlanOptions, VxlanPort } from '../lib/phy/index.ts';
+import { checkOptions } from '../lib/phy/options.ts';
 import { FishnetError } from '../protocols/errors.ts';
 import { type ActorRef, type ActorSpec, Runtime, type RuntimeOptions } from '../runtime/index.ts';
 import { type ControlHandlers, ControlServer } from './control.ts';
@@ -145,6 +146,10 @@ export class FishnetNetwork {
   ) {}
 
   static async create(opts: NetworkOptions = {}): Promise<FishnetNetwork> {
+    checkOptions('createNetwork', opts, ['runtime', 'runtimeOptions', 'vxlan']);
+    if (opts.runtime !== undefined && !(opts.runtime instanceof Runtime)) {
+      throw new TypeError("createNetwork: option 'runtime' must be a Runtime");
+    }
     const rt = opts.runtime ?? new Runtime(opts.runtimeOptions);
     const net = new FishnetNetwork(rt, !opts.runtime);
     try {

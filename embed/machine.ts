@@ -7,9 +7,10 @@
 // later layers; until then a program (a test) can hold the netd grant itself.
 
 import type { DriverOptions } from '../actors/e1000n/driver.ts';
+import { type FragmentOptions, fragmentOptions } from '../actors/e1000n/fragments.ts';
 import type DriverActor from '../actors/e1000n/main.ts';
 import type { E1000nArgs } from '../actors/e1000n/main.ts';
-import type { NicOptions } from '../actors/e1000n/nic.ts';
+import { type NicOptions, nicOptions } from '../actors/e1000n/nic.ts';
 import type { DhcpOptions } from '../actors/netd/dhcp.ts';
 import type NetdActor from '../actors/netd/main.ts';
 import type { NetdArgs } from '../actors/netd/main.ts';
@@ -24,6 +25,7 @@ import {
   pcapTap,
   type SwitchPort,
 } from '../lib/phy/index.ts';
+import { checkOptions, numberOption } from '../lib/phy/options.ts';
 import { FishnetError } from '../protocols/errors.ts';
 import { iommu } from '../protocols/generated/iommu.ts';
 import type { ActorRef, ApiOf, Grant, Runtime, SupervisorRef } from '../runtime/index.ts';
@@ -82,6 +84,39 @@ export interface MachineOptions {
     readonly rings?: number;
   };
   readonly driver?: DriverOptions;
+}
+
+/**
+ * Everything a machine is booted with, checked before anything starts: an unknown key
+ * or a value out of range is a TypeError or RangeError naming it (a typo such as
+ * `pcapp`, or a poll of NaN that would keep the driver from ever sleeping).
+ */
+function checkMachineOptions(o: MachineOptions): void {
+  const w = `Machine.boot(${o.name})`;
+  checkOptions(w, o, [
+    'name',
+    'address',
+    'gateway',
+    'ephemeral',
+    'mac',
+    'pcap',
+    'faults',
+    'nic',
+    'poll',
+    'driver',
+  ]);
+  const turns = { min: 0, max: 1_000_000, integer: true };
+  const poll = checkOptions(`${w} poll`, o.poll, ['device', 'host', 'driver', 'rings']);
+  for (const k of ['device', 'host', 'driver', 'rings'])
+    if (poll[k] !== undefined) numberOption(`${w} poll`, k, poll[k], turns);
+  const { dmaBytes, queueFrames, ...nic } = o.nic ?? {};
+  if (dmaBytes !== undefined)
+    numberOption(`${w} nic`, 'dmaBytes', dmaBytes, { min: 1 << 20, max: 1 << 30, integer: true });
+  if (queueFrames !== undefined)
+    numberOption(`${w} nic`, 'queueFrames', queueFrames, { min: 2, max: 1 << 16, integer: true });
+  nicOptions(nic);
+  const driver = checkOptions(`${w} driver`, o.driver, ['fragments']);
+  fragmentOptions(driver.fragments as FragmentOptions | undefined);
 }
 
 /** A MAC for a machine name: 02:xx:xx:xx:xx:xx from a hash of it (locally administered). */
@@ -215,6 +250,7 @@ export class Machine {
       );
     }
     const name = options.name;
+    checkMachineOptions(options);
     const mac =
       options.mac === undefined
         ? macFor(name)

@@ -13,6 +13,8 @@
 // are dropped too, until the entry expires. Every drop is counted by cause.
 
 /** Where a datagram's fragments go; undefined when the frame is to be dropped. */
+import { checkOptions, numberOption } from '../../lib/phy/options.ts';
+
 export type Deliver<T> = (target: T, frame: Uint8Array, len: number) => void;
 
 export interface FragmentOptions {
@@ -22,6 +24,23 @@ export interface FragmentOptions {
   readonly maxHeldBytes?: number;
   /** Datagrams tracked at once. Default 4096. */
   readonly maxEntries?: number;
+}
+
+/** The fragment table's options, checked (each named in the error), with their defaults. */
+export function fragmentOptions(opts: FragmentOptions | undefined): Required<FragmentOptions> {
+  const w = 'e1000n fragments';
+  const o = checkOptions(w, opts, ['expiryMs', 'maxHeldBytes', 'maxEntries']);
+  return {
+    expiryMs: numberOption(w, 'expiryMs', o.expiryMs, { min: 1, max: 2 ** 31 - 1 }, 30_000),
+    maxHeldBytes: numberOption(
+      w,
+      'maxHeldBytes',
+      o.maxHeldBytes,
+      { min: 0, max: 1 << 30, integer: true },
+      1 << 20,
+    ),
+    maxEntries: numberOption(w, 'maxEntries', o.maxEntries, { min: 1, max: 1 << 20, integer: true }, 4096),
+  };
 }
 
 export interface FragmentStats {
@@ -121,9 +140,10 @@ export class FragmentTable<T> {
     opts: FragmentOptions,
     private readonly alive: (target: T) => boolean,
   ) {
-    this.expiryMs = opts.expiryMs ?? 30_000;
-    this.maxHeldBytes = opts.maxHeldBytes ?? 1 << 20;
-    this.maxEntries = opts.maxEntries ?? 4096;
+    const o = fragmentOptions(opts);
+    this.expiryMs = o.expiryMs;
+    this.maxHeldBytes = o.maxHeldBytes;
+    this.maxEntries = o.maxEntries;
   }
 
   /** Datagrams tracked, and bytes held for them. */

@@ -7,6 +7,7 @@
 
 import type { E1000DriverCaps } from '../../hw/e1000/index.ts';
 import { regs as R } from '../../hw/e1000/index.ts';
+import { numberOption } from '../../lib/phy/options.ts';
 import { ether } from '../../protocols/generated/ether.ts';
 import { ether_netd } from '../../protocols/generated/ether_netd.ts';
 import { iommu } from '../../protocols/generated/iommu.ts';
@@ -32,7 +33,10 @@ export default defineActor(async (ctx, args: E1000nArgs) => {
   if (!caps.netd || !caps.iommu) {
     throw new Error('e1000n needs the capabilities `netd` (export ether_netd) and `iommu` (connect)');
   }
-  if (args.ringPollTurns !== undefined) setDefaultPollBudget(args.ringPollTurns);
+  if (args.ringPollTurns !== undefined)
+    setDefaultPollBudget(
+      numberOption('e1000n', 'ringPollTurns', args.ringPollTurns, { min: 0, max: 1_000_000, integer: true }),
+    );
   const nic = new DriverNic(args.device, args.nic);
   await nic.bringUp();
   const mmu = await ctx.connect(iommu, caps.iommu);
@@ -48,7 +52,13 @@ export default defineActor(async (ctx, args: E1000nArgs) => {
   );
 
   let running = true;
-  const pollTurns = args.pollTurns ?? 4;
+  const pollTurns = numberOption(
+    'e1000n',
+    'pollTurns',
+    args.pollTurns,
+    { min: 0, max: 1_000_000, integer: true },
+    4,
+  );
   const loop = (async () => {
     let idle = 0;
     while (running) {

@@ -23,6 +23,7 @@ import {
   writeTx,
 } from '../../hw/e1000/index.ts';
 import type { Mac } from '../../lib/net/index.ts';
+import { checkOptions, numberOption } from '../../lib/phy/options.ts';
 import { FishnetError } from '../../protocols/errors.ts';
 
 export const RX_BUFFER = 2048;
@@ -77,9 +78,10 @@ export class DriverNic {
     this.bus = new E1000Bus(caps);
     this.words = this.bus.dma.words;
     this.bytes = this.bus.dma.bytes;
-    this.rxCount = ring(opts.rxDescriptors ?? 2048, 'rxDescriptors');
-    this.txCount = ring(opts.txDescriptors ?? 512, 'txDescriptors');
-    this.headerSlots = opts.headerSlots ?? 2048;
+    const o = nicOptions(opts);
+    this.rxCount = o.rxDescriptors;
+    this.txCount = o.txDescriptors;
+    this.headerSlots = o.headerSlots;
     this.rxRing = 0;
     this.txRing = this.rxRing + this.rxCount * DESC_BYTES;
     this.rxBuffers = align(this.txRing + this.txCount * DESC_BYTES, RX_BUFFER);
@@ -95,7 +97,7 @@ export class DriverNic {
     this.freeSlots = new Int32Array(this.headerSlots);
     for (let i = 0; i < this.headerSlots; i++) this.freeSlots[i] = this.headerSlots - 1 - i;
     this.freeCount = this.headerSlots;
-    this.itr = opts.itr ?? 0;
+    this.itr = o.itr;
     for (let i = 0; i < this.rxCount; i++)
       this.rxViews.push(this.bytes.subarray(this.rxBuf(i), this.rxBuf(i) + RX_BUFFER));
     for (let i = 0; i < this.headerSlots; i++) {
@@ -296,6 +298,19 @@ export class DriverNic {
       await tick();
     }
   }
+}
+
+/** The driver's NIC options, checked (each named in the error), with their defaults. */
+export function nicOptions(opts: NicOptions | undefined): Required<NicOptions> {
+  const w = 'e1000n nic';
+  const o = checkOptions(w, opts, ['rxDescriptors', 'txDescriptors', 'headerSlots', 'itr']);
+  return {
+    rxDescriptors: ring((o.rxDescriptors as number | undefined) ?? 2048, 'rxDescriptors'),
+    txDescriptors: ring((o.txDescriptors as number | undefined) ?? 512, 'txDescriptors'),
+    headerSlots: numberOption(w, 'headerSlots', o.headerSlots, { min: 1, max: 65536, integer: true }, 2048),
+    // ITR is a 16-bit register of 256 ns units.
+    itr: numberOption(w, 'itr', o.itr, { min: 0, max: 0xffff, integer: true }, 0),
+  };
 }
 
 function ring(n: number, what: string): number {
