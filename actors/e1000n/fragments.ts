@@ -52,7 +52,10 @@ export interface FragmentStats {
   filters: number;
   readonly dropped: {
     overlap: number;
+    /** It would end past 65,535 bytes. */
     oversize: number;
+    /** Empty, or not the last and not a multiple of 8 bytes long (RFC 791). */
+    badLength: number;
     tinyFragment: number;
     /** Dropped because the memory or entry bound was reached. */
     memory: number;
@@ -120,6 +123,7 @@ export class FragmentTable<T> {
     dropped: {
       overlap: 0,
       oversize: 0,
+      badLength: 0,
       tinyFragment: 0,
       memory: 0,
       expired: 0,
@@ -198,8 +202,9 @@ export class FragmentTable<T> {
       return;
     }
     // A datagram past 65,535 bytes, an overlap, a tiny TCP fragment: the whole datagram goes.
-    let cause: 'oversize' | 'overlap' | 'tinyFragment' | undefined;
-    if (ihl + end > 65_535 || (more && payload % 8 !== 0) || payload === 0) cause = 'oversize';
+    let cause: 'oversize' | 'badLength' | 'overlap' | 'tinyFragment' | undefined;
+    if (ihl + end > 65_535) cause = 'oversize';
+    else if ((more && payload % 8 !== 0) || payload === 0) cause = 'badLength';
     else if (proto === PROTO_TCP && ((start === 0 && payload < 16) || start === 8)) cause = 'tinyFragment';
     else if (e.totalEnd >= 0 && end > e.totalEnd) cause = 'overlap';
     else {

@@ -99,6 +99,13 @@ export class E1000Bus {
   readonly dma: DmaMemory;
   private readonly doorbell: Doorbell;
   private irqSeen: number;
+  /**
+   * What the low halves of the 64-bit statistics held when they were read, since their
+   * high half was last read. The device keeps adding while the driver reads the two
+   * halves one after the other: taking the low half out (exchange) rather than zeroing
+   * it at the high read means no byte counted in between is lost.
+   */
+  private readonly lowTaken = new Float64Array(R.STATS_LOW_HALVES.length);
 
   constructor(caps: E1000DriverCaps) {
     checkCaps(caps);
@@ -124,11 +131,17 @@ export class E1000Bus {
         return 0; // write-only
     }
     if (R.isStatistic(offset)) {
-      if (R.STATS_LOW_HALVES.includes(offset)) return Atomics.load(r, w(offset)) >>> 0;
-      if (R.STATS_HIGH_HALVES.includes(offset)) {
-        const high = Atomics.exchange(r, w(offset), 0);
-        Atomics.store(r, w(offset) - 1, 0);
-        return high >>> 0;
+      const low = R.STATS_LOW_HALVES.indexOf(offset);
+      if (low >= 0) {
+        this.lowTaken[low]! += Atomics.exchange(r, w(offset), 0) >>> 0;
+        return this.lowTaken[low]! % 2 ** 32;
+      }
+      const high = R.STATS_HIGH_HALVES.indexOf(offset);
+      if (high >= 0) {
+        // What the taken low halves carried past 32 bits belongs to the high half.
+        const carried = Math.floor(this.lowTaken[high]! / 2 ** 32);
+        this.lowTaken[high] = 0;
+        return ((Atomics.exchange(r, w(offset), 0) >>> 0) + carried) >>> 0;
       }
       return Atomics.exchange(r, w(offset), 0) >>> 0;
     }

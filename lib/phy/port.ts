@@ -17,7 +17,9 @@ export type DropCause =
   /** A middleware dropped it on purpose (the fault injector). */
   | 'injected'
   /** Anything a transport refuses (a VXLAN datagram with a bad header, say). */
-  | 'malformed';
+  | 'malformed'
+  /** The transport's own send failed (the OS refused a VXLAN datagram). */
+  | 'send-failed';
 
 export interface PortStats {
   /** Frames and bytes handed to this port's receiver. */
@@ -57,7 +59,7 @@ export function emptyStats(): PortStats {
     rxBytes: 0,
     txFrames: 0,
     txBytes: 0,
-    dropped: { 'queue-full': 0, 'bad-length': 0, closed: 0, injected: 0, malformed: 0 },
+    dropped: { 'queue-full': 0, 'bad-length': 0, closed: 0, injected: 0, malformed: 0, 'send-failed': 0 },
   };
 }
 

@@ -70,7 +70,7 @@ const OPTIONS = [
 export interface VxlanRefused extends Record<VxlanInvalid, number> {
   /** From an address other than the remote end point. */
   'wrong-source': number;
-  /** The OS reported a send error (the frame is lost; also counted in dropped.malformed). */
+  /** The OS reported a send error (the frame is lost; also counted in dropped['send-failed']). */
   'send-error': number;
 }
 
@@ -316,7 +316,7 @@ export class VxlanPort implements FramePort {
       else {
         this.lastError = err;
         this.stats.refused['send-error']++;
-        this.stats.dropped.malformed++;
+        this.stats.dropped['send-failed']++;
       }
     });
     return i;

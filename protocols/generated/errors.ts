@@ -126,7 +126,7 @@ export const ERROR_ENTRIES: readonly ErrorEntry[] = [
   { name: 'RT_ERR_TIMEOUT', code: 0x110, failure: true, text: "The call timed out", subsystem: 'runtime' },
   { name: 'RT_ERR_ACTOR_DEAD', code: 0x111, failure: true, text: "The actor is dead", subsystem: 'runtime' },
   { name: 'RT_ERR_RUNTIME_STOPPED', code: 0x112, failure: true, text: "The runtime is shut down", subsystem: 'runtime' },
-  { name: 'RT_ERR_BAD_SPEC', code: 0x113, failure: true, text: "Invalid spawn, child or supervisor specification", subsystem: 'runtime' },
+  { name: 'RT_ERR_BAD_SPEC', code: 0x113, failure: true, text: "Invalid specification or option", subsystem: 'runtime' },
   { name: 'RT_ERR_NO_HANDLER', code: 0x114, failure: true, text: "No handler is installed for this request", subsystem: 'runtime' },
   { name: 'RT_ERR_HANDLER_FAILED', code: 0x115, failure: true, text: "The handler threw an error that is not a registry error", subsystem: 'runtime' },
   { name: 'RT_ERR_INTERFACE_MISMATCH', code: 0x116, failure: true, text: "Client and server were generated from different interface definitions", subsystem: 'runtime' },

@@ -152,6 +152,20 @@ test('a datagram that would end past 65,535 bytes is dropped whole', (t) => {
   t.is(h.table.stats.dropped.poisoned, 1);
 });
 
+test('a fragment that is not the last and not a multiple of 8 bytes long is dropped whole, as badLength', (t) => {
+  const h = harness();
+  const frags = fragments({ id: 9, dport: 53, bytes: 1200 });
+  h.offer(frags[0]!);
+  // The middle fragment, four bytes shorter: its IP total length says so too.
+  const short = frags[1]!.slice(0, frags[1]!.length - 4);
+  const total = ((short[16]! << 8) | short[17]!) - 4;
+  short[16] = total >> 8;
+  short[17] = total & 0xff;
+  h.offer(short);
+  t.is(h.table.stats.dropped.badLength, 1);
+  t.is(h.table.stats.dropped.oversize, 0, 'not counted as what it is not');
+});
+
 test('RFC 1858: a TCP fragment at offset 8, or a first one too short for the flags, is dropped', (t) => {
   const h = harness();
   const frags = fragments({ id: 6, dport: 22, bytes: 600, tcp: true, mtu: 68 });
