@@ -119,6 +119,13 @@ function checkMachineOptions(o: MachineOptions): void {
   fragmentOptions(driver.fragments as FragmentOptions | undefined);
 }
 
+/** The driver's part of the NIC options (dmaBytes and queueFrames are the device's and the link's). */
+function driverNic(nic: MachineOptions['nic']): NicOptions | undefined {
+  if (nic === undefined) return undefined;
+  const { dmaBytes: _d, queueFrames: _q, ...driver } = nic;
+  return driver;
+}
+
 /** A MAC for a machine name: 02:xx:xx:xx:xx:xx from a hash of it (locally administered). */
 export function macFor(name: string): Mac {
   let h = 0x811c9dc5;
@@ -286,7 +293,7 @@ export class Machine {
       const args: E1000nArgs = {
         device: nic.driverCaps,
         service: `${name}/ether`,
-        nic: options.nic,
+        nic: driverNic(options.nic),
         driver: options.driver,
         pollTurns: options.poll?.driver,
         ringPollTurns: options.poll?.rings,

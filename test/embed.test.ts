@@ -48,7 +48,14 @@ test('bad options are refused before anything starts, naming the option', async 
       );
     }
     // Nothing of the refused machines is left: the name boots now.
-    const m = await net.boot({ name: 'bad', address: '10.7.0.2/24', poll: { driver: 2 }, nic: { itr: 0 } });
+    // Good ones of every part: the device's, the link's, the driver's.
+    const m = await net.boot({
+      name: 'bad',
+      address: '10.7.0.2/24',
+      poll: { driver: 2, device: 8 },
+      nic: { itr: 0, queueFrames: 2048, dmaBytes: 16 << 20, rxDescriptors: 1024 },
+      driver: { fragments: { expiryMs: 10_000 } },
+    });
     t.is(m.name, 'bad');
   } finally {
     await net.close();

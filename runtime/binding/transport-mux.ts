@@ -310,13 +310,14 @@ export abstract class TypedEndpoint implements Codec {
 
   /** @internal Codec: a frame from the port. */
   receive(frame: unknown[]): void {
+    // Every port frame carries its ordering tag, rings or not: one without is not a frame.
+    const tag = frame[1];
+    if (typeof tag !== 'number' || (tag | 0) !== tag) {
+      this.malformed('port frame without ordering tag', frame);
+      return;
+    }
     if (this.inRing) {
       // Deliver the ring slots sent before this frame first.
-      const tag = frame[1];
-      if (typeof tag !== 'number' || (tag | 0) !== tag) {
-        this.malformed('port frame without ordering tag', frame);
-        return;
-      }
       let available = this.inRing.available();
       if (available < 0 || available > this.inRing.capacity) {
         this.corrupted();

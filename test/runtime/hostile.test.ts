@@ -14,7 +14,7 @@ const RUNS = { numRuns: 10, seed: 7 };
 
 // Frames one field off from valid, for the plain binding protocol and for the typed
 // stubs of `stream` (item = code 0, tagged = 8, ping call = 13, its reply = 14).
-const nearValid = fc.constantFrom<unknown[]>(
+const NEAR_VALID: unknown[][] = [
   [0, 'echo', 'not an array'],
   [0, 17, []],
   [0, 'echo'],
@@ -46,7 +46,8 @@ const nearValid = fc.constantFrom<unknown[]>(
   [8, 0, 14, 1, 'ok', 5],
   [8, 0, 14, 1, 0.5],
   [8, 0, 99],
-);
+];
+const nearValid = fc.constantFrom<unknown[]>(...NEAR_VALID);
 const anything = fc
   .anything({ maxDepth: 2 })
   // A goodbye (opcode 4) ends the attacker's own binding, which is its right; leave it out here.
@@ -247,4 +248,31 @@ test('the frames the issue named, one by one: each dropped with its reason, none
         `${JSON.stringify(value)} → ${reason}`,
       );
     }
+  }));
+
+test('every near-valid frame is counted, one by one, on every binding kind', (t) =>
+  withRuntime(t, async (rt) => {
+    const victim = (await rt.spawn({ module: fixture('hostile'), args: { serve: 'v' } })) as Hostile;
+    const total = async () => {
+      const st = await victim.api.serverStats();
+      // Malformed, or well-formed but for a protocol the binding does not speak (a typed
+      // stub's frame on a plain binding): dropped either way, and counted.
+      return [...st.plain, ...st.typed].reduce((n, c) => n + c.malformed + c.unhandled, 0);
+    };
+    const targets = [
+      (await rt.lookup('v-plain')).port,
+      (await rt.connect(stream, 'v-typed')).binding.port,
+      (await rt.connect(stream, 'v-typed', { transport: 'shm' })).binding.port,
+    ];
+    for (const [i, port] of targets.entries()) {
+      for (const frame of NEAR_VALID) {
+        const before = await total();
+        port.postMessage(frame);
+        t.true(
+          await eventually(async () => (await total()) === before + 1),
+          `binding ${i}: ${JSON.stringify(frame)} counted once (${(await total()) - before})`,
+        );
+      }
+    }
+    t.is(victim.state, 'running');
   }));
