@@ -142,6 +142,7 @@ interface DriverStatistics {
     rxFrames: number;
     rxBytes: number;
     txFrames: number;
+    txBytes: number;
   }[];
   readonly clients: readonly { actor: number; name: string }[];
   readonly rx: { arp: number; unclaimed: number };
@@ -169,6 +170,7 @@ export interface FilterView {
   readonly rxFrames: number;
   readonly rxBytes: number | null;
   readonly txFrames: number | null;
+  readonly txBytes: number | null;
 }
 
 export interface MachineInspection {
@@ -207,8 +209,16 @@ function filterViews(
     rxFrames: f.rxFrames,
     rxBytes: f.rxBytes,
     txFrames: f.txFrames,
+    txBytes: f.txBytes,
   }));
-  const nulls = { id: null, rxBuffer: null, txBuffer: null, rxBytes: null, txFrames: null } as const;
+  const nulls = {
+    id: null,
+    rxBuffer: null,
+    txBuffer: null,
+    rxBytes: null,
+    txFrames: null,
+    txBytes: null,
+  } as const;
   if (d.arpFilters && netd !== undefined) {
     out.push({
       ...nulls,

@@ -32,17 +32,18 @@ export interface PortFilter {
    */
   readonly txProgram: Prepared;
   /** Bytes of a frame the TX filter can read. */
-  readonly txBytes: number;
-  /** Frames and bytes the RX filter claimed, frames the TX filter let out. */
+  readonly txHeaderBytes: number;
+  /** Frames and bytes the RX filter claimed, frames and bytes the TX filter let out. */
   rxFrames: number;
   rxBytes: number;
   txFrames: number;
+  txBytes: number;
 }
 
 interface ArpFilters {
   readonly rx: Prepared;
   readonly tx: Prepared;
-  readonly txBytes: number;
+  readonly txHeaderBytes: number;
 }
 
 /** What inspection shows of a filter. */
@@ -54,6 +55,7 @@ export interface FilterInfo {
   readonly rxFrames: number;
   readonly rxBytes: number;
   readonly txFrames: number;
+  readonly txBytes: number;
 }
 
 function verified(code: Uint8Array, what: string): Program {
@@ -92,10 +94,11 @@ export class FilterTable {
       rx,
       tx,
       txProgram: prepare(txProgram),
-      txBytes: Math.min(txProgram.lastByteRead, MAX_HEADER_COPY),
+      txHeaderBytes: Math.min(txProgram.lastByteRead, MAX_HEADER_COPY),
       rxFrames: 0,
       rxBytes: 0,
       txFrames: 0,
+      txBytes: 0,
     };
     this.index.register(id, rxProgram, f);
     this.byId.set(id, f);
@@ -135,7 +138,11 @@ export class FilterTable {
   setArp(rxCode: Uint8Array, txCode: Uint8Array): void {
     const rx = verified(rxCode, 'ARP RX filter');
     const tx = verified(txCode, 'ARP TX filter');
-    this.arp = { rx: prepare(rx), tx: prepare(tx), txBytes: Math.min(tx.lastByteRead, MAX_HEADER_COPY) };
+    this.arp = {
+      rx: prepare(rx),
+      tx: prepare(tx),
+      txHeaderBytes: Math.min(tx.lastByteRead, MAX_HEADER_COPY),
+    };
   }
 
   /** The port filter that claims a frame (first registered wins), or undefined. */
@@ -156,9 +163,9 @@ export class FilterTable {
 
   /** How many header bytes a frame from `tx` must have copied before its check. */
   headerBytes(tx: TxBuffer): number {
-    let n = this.arp?.txBytes ?? 0;
+    let n = this.arp?.txHeaderBytes ?? 0;
     const list = this.byTxBuffer.get(tx);
-    if (list) for (const f of list) if (f.txBytes > n) n = f.txBytes;
+    if (list) for (const f of list) if (f.txHeaderBytes > n) n = f.txHeaderBytes;
     return n;
   }
 
@@ -166,12 +173,13 @@ export class FilterTable {
    * Run the buffer's transmit filters (and the ARP one) on the private copy of a
    * frame's header. The filter that accepted counts the frame; true if one did.
    */
-  txAccepts(tx: TxBuffer, header: Uint8Array, len: number): boolean {
+  txAccepts(tx: TxBuffer, header: Uint8Array, len: number, frameBytes: number): boolean {
     const list = this.byTxBuffer.get(tx);
     if (list) {
       for (const f of list) {
         if (executeFilter(f.txProgram, header, len) === 1) {
           f.txFrames++;
+          f.txBytes += frameBytes;
           return true;
         }
       }
@@ -188,6 +196,7 @@ export class FilterTable {
       rxFrames: f.rxFrames,
       rxBytes: f.rxBytes,
       txFrames: f.txFrames,
+      txBytes: f.txBytes,
     }));
   }
 }

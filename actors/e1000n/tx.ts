@@ -124,7 +124,7 @@ export class TxPath {
       copyBytes(header, copied, b.bytes, g.offsets[k]!, take);
       copied += take;
     }
-    if (copied === 0 || !this.accepts(b, header, copied)) {
+    if (copied === 0 || !this.accepts(b, header, copied, total)) {
       this.nic.releaseSlot(slot);
       return this.refuse(s, n, Err.ETHSRV_ERR_TX_REFUSED, 'refused');
     }
@@ -164,13 +164,13 @@ export class TxPath {
   }
 
   /** The transmit filters decide, with fragments following their first (tx-fragments.ts). */
-  private accepts(b: SessionTx, header: Uint8Array, len: number): boolean {
+  private accepts(b: SessionTx, header: Uint8Array, len: number, total: number): boolean {
     // An IPv4 header shorter than 20 bytes would have the filters read ports out of
     // the IP header itself: never sent (the filters leave it to the driver).
     if (len >= 15 && header[12] === 0x08 && header[13] === 0x00 && (header[14]! & 0x0f) < 5) return false;
     const kind = txFragmentKind(header, len);
     if (kind === FragmentKind.Later) return this.fragments.follows(b, header, this.now);
-    if (!this.filters.txAccepts(b, header, len)) return false;
+    if (!this.filters.txAccepts(b, header, len, total)) return false;
     return kind === FragmentKind.None || this.fragments.openFirst(b, header, this.now);
   }
 

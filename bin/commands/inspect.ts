@@ -85,7 +85,7 @@ function filtersTable(result: unknown): string {
   if (rows.length === 0) return 'no filters';
   const n = (v: number | null) => (v === null ? '-' : String(v));
   return columns([
-    ['FILTER', 'KIND', 'FOR', 'OWNER', 'RX BUF', 'TX BUF', 'RX FRAMES', 'RX BYTES', 'TX FRAMES'],
+    ['FILTER', 'KIND', 'FOR', 'OWNER', 'RX BUF', 'TX BUF', 'RX FRAMES', 'RX BYTES', 'TX FRAMES', 'TX BYTES'],
     ...rows.map((f) => [
       n(f.id),
       f.kind,
@@ -96,6 +96,7 @@ function filtersTable(result: unknown): string {
       String(f.rxFrames),
       n(f.rxBytes),
       n(f.txFrames),
+      n(f.txBytes),
     ]),
   ]).join('\n');
 }

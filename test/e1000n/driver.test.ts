@@ -127,6 +127,9 @@ test('a client sends through its transmit filter; a frame the filter refuses nev
     const st = await a.api.statistics();
     t.is(st.tx_frames, 2);
     t.is(st.tx_refused, 3);
+    // The filter that let them out counted them, frames and bytes; the refused ones count nowhere.
+    const filters = (await r.m.driver.api.statistics()).filters as { txFrames: number; txBytes: number }[];
+    t.like(filters[0], { txFrames: 2, txBytes: 2 * good.length });
   }));
 
 test('bad pbufs: outside the buffer, in another client buffer, too short, the wrong role: refused, nothing read or written', (t) =>
