@@ -501,9 +501,26 @@ export class E1000Device {
    * when it was written into the receive ring.
    */
   receive(frame: Uint8Array): boolean {
+    return this.receiveFrom(frame, 0, frame.length, frame);
+  }
+
+  /**
+   * The same for `length` bytes of `src` from `offset`, with no view made: the link's
+   * queue hands small frames so, whatever their lengths. (A whole frame's view copies
+   * faster by TypedArray.set, worth it for big ones, whose views the queue keeps per slot.)
+   */
+  receiveAt(src: Uint8Array, offset: number, length: number): boolean {
+    return this.receiveFrom(src, offset, length, undefined);
+  }
+
+  private receiveFrom(
+    src: Uint8Array,
+    offset: number,
+    length: number,
+    view: Uint8Array | undefined,
+  ): boolean {
     if (Atomics.load(this.sig, SIG_PENDING) !== 0) this.applyWrites();
     const c = this.counters;
-    const length = frame.length;
     if (!(length >= MIN_FRAME && length <= MAX_FRAME)) {
       c.rxBadLength++;
       return false;
@@ -514,7 +531,7 @@ export class E1000Device {
     }
     this.count(R.TPR, 1);
     this.count(R.TORL, length + FCS_BYTES);
-    const kind = this.classify(frame, 0);
+    const kind = this.classify(src, offset);
     if (kind === REJECT) {
       c.filtered++;
       return false;
@@ -580,8 +597,8 @@ export class E1000Device {
       this.advanceRx(need, free, count);
       return false;
     }
-    if (need === 1) this.rxBufBytes[0]!.set(frame, this.rxBufOffset[0]!);
-    else this.scatter(frame, need, size);
+    if (need === 1 && view !== undefined) this.rxBufBytes[0]!.set(view, this.rxBufOffset[0]!);
+    else this.scatter(src, offset, length, need, size);
     for (let k = 0; k < need; k++) {
       const chunk = k === need - 1 ? length - k * size : size;
       writeBackRx(
@@ -603,17 +620,17 @@ export class E1000Device {
     return true;
   }
 
-  /** A frame over several buffers: copy each buffer's share (no view per chunk). */
-  private scatter(frame: Uint8Array, need: number, size: number): void {
-    if (frame.buffer !== this.rxSource) {
-      this.rxSource = frame.buffer;
-      this.rxSourceBytes = new Uint8Array(frame.buffer);
-      this.rxSourceWords = wordsOf(frame.buffer);
+  /** Copy a frame into its buffers, each buffer's share (no view per frame or chunk). */
+  private scatter(from: Uint8Array, offset: number, length: number, need: number, size: number): void {
+    if (from.buffer !== this.rxSource) {
+      this.rxSource = from.buffer;
+      this.rxSourceBytes = new Uint8Array(from.buffer);
+      this.rxSourceWords = wordsOf(from.buffer);
     }
-    const base = frame.byteOffset;
+    const base = from.byteOffset + offset;
     const src = this.rxSourceBytes;
     for (let k = 0; k < need; k++) {
-      const chunk = k === need - 1 ? frame.length - k * size : size;
+      const chunk = k === need - 1 ? length - k * size : size;
       const b = this.rxBufBytes[k]!;
       copyBytes(
         b,

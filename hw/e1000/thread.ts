@@ -54,6 +54,9 @@ export type ControlEvent =
   | { op: 'log'; kind: string; message: string }
   | { op: 'stopped' };
 
+/** Frames up to this long are copied word by word from the queue, no view made. */
+const SMALL_FRAME = 256;
+
 /** Frames taken from the link per turn at most (then transmit gets its turn). */
 export const RX_BUDGET = 256;
 
@@ -122,6 +125,9 @@ export default function runDeviceThread(init: DeviceThreadInit): void {
         break;
       }
       if (length === FRAME_MALFORMED) counters.rxBadLength++;
+      // Small frames by range (no view whatever their mix of lengths); big ones by their
+      // slot's view, which TypedArray.set copies fastest and the queue keeps per slot.
+      else if (length <= SMALL_FRAME) device.receiveAt(fromLink.bytes, fromLink.frameOffset, length);
       else device.receive(fromLink.frontView(length));
       fromLink.advance();
     }
