@@ -16,7 +16,8 @@ type NetdClient = ActorRef<ApiOf<typeof NetdClientActor>>;
 const clientModule = new URL('./actors/netd-client.ts', import.meta.url);
 
 async function machine(rt: Runtime, net: Network): Promise<Machine> {
-  return Machine.boot(rt, net, { name: 'nb', address: '10.0.0.2/24' });
+  // One holder opens 10,000 ports here: past the default share of one client.
+  return Machine.boot(rt, net, { name: 'nb', address: '10.0.0.2/24', portsPerClient: 65536 });
 }
 
 async function bindLatency() {

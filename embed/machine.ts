@@ -37,7 +37,9 @@ const NETD = new URL('../actors/netd/main.ts', import.meta.url);
 /** netd's arguments from the machine's options: '10.0.0.2/24' becomes an address and a mask. */
 function netdArgs(name: string, o: MachineOptions): NetdArgs {
   const a = o.address!;
-  if (typeof a !== 'string') return { machine: name, address: a, ephemeral: o.ephemeral };
+  if (typeof a !== 'string') {
+    return { machine: name, address: a, ephemeral: o.ephemeral, portsPerClient: o.portsPerClient };
+  }
   const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(a);
   if (!m || Number(m[2]) > 32) {
     throw new FishnetError('RT_ERR_BAD_SPEC', `address must be like '10.0.0.2/24', not ${JSON.stringify(a)}`);
@@ -50,6 +52,7 @@ function netdArgs(name: string, o: MachineOptions): NetdArgs {
     machine: name,
     address: { ip: formatIpv4(ip), mask: formatIpv4(mask as Ipv4Addr), gw: o.gateway },
     ephemeral: o.ephemeral,
+    portsPerClient: o.portsPerClient,
   };
 }
 
@@ -65,6 +68,8 @@ export interface MachineOptions {
   readonly gateway?: string;
   /** netd's ephemeral port range (default 49152-65535). */
   readonly ephemeral?: PortRange;
+  /** Ports one application may hold at once on this machine (default 4096). */
+  readonly portsPerClient?: number;
   /** The NIC's MAC (default: one made from the name, locally administered). */
   readonly mac?: Mac | string;
   /** Record the NIC's link in a pcap file (tcpdump, Wireshark). */
@@ -98,6 +103,7 @@ function checkMachineOptions(o: MachineOptions): void {
     'address',
     'gateway',
     'ephemeral',
+    'portsPerClient',
     'mac',
     'pcap',
     'faults',
@@ -105,6 +111,8 @@ function checkMachineOptions(o: MachineOptions): void {
     'poll',
     'driver',
   ]);
+  if (o.portsPerClient !== undefined)
+    numberOption(w, 'portsPerClient', o.portsPerClient, { min: 1, max: 65536, integer: true });
   const turns = { min: 0, max: 1_000_000, integer: true };
   const poll = checkOptions(`${w} poll`, o.poll, ['device', 'host', 'driver', 'rings']);
   for (const k of ['device', 'host', 'driver', 'rings'])

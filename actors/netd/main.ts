@@ -14,13 +14,14 @@ import {
 } from '../../lib/bfdmux/index.ts';
 import type { DhcpLease } from '../../lib/dhcp/client.ts';
 import { type Ipv4Addr, ipv4, type Mac } from '../../lib/net/index.ts';
+import { numberOption } from '../../lib/phy/options.ts';
 import { ether_netd } from '../../protocols/generated/ether_netd.ts';
 import { netd } from '../../protocols/generated/netd.ts';
 import { type CapabilityRef, defineActor } from '../../runtime/index.ts';
 import { type DhcpOptions, NetdDhcp } from './dhcp.ts';
 import { NetdLink } from './link.ts';
 import { DEFAULT_EPHEMERAL, PortAllocator, type PortRange } from './ports.ts';
-import { PortService } from './service.ts';
+import { DEFAULT_PORTS_PER_CLIENT, PortService } from './service.ts';
 import { type Address, NetdStack } from './stack.ts';
 
 export interface NetdArgs {
@@ -31,6 +32,8 @@ export interface NetdArgs {
     | { readonly dhcp: DhcpOptions };
   /** The ephemeral port range (default 49152-65535). */
   readonly ephemeral?: PortRange;
+  /** Ports one client may hold at once (default 4096). */
+  readonly portsPerClient?: number;
 }
 
 export default defineActor(async (ctx, args: NetdArgs) => {
@@ -70,7 +73,19 @@ export default defineActor(async (ctx, args: NetdArgs) => {
   link.receive((frame, len) => stack.input(frame, len, performance.now()));
   const ticker = setInterval(() => stack.tick(performance.now()), 1000);
   ticker.unref();
-  const service = new PortService(driver, ports, mac, address);
+  const service = new PortService(
+    driver,
+    ports,
+    mac,
+    address,
+    numberOption(
+      'netd',
+      'portsPerClient',
+      args.portsPerClient,
+      { min: 1, max: 65536, integer: true },
+      DEFAULT_PORTS_PER_CLIENT,
+    ),
+  );
   const readdress = () => void Promise.all([setArp(address.ip), service.readdress()]).catch(() => {});
 
   if ('dhcp' in args.address) {

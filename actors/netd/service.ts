@@ -73,6 +73,9 @@ export interface ServiceStats {
   readonly cleanups: { ports: number; ms: number }[];
 }
 
+/** Ports one client (an actor, over all its bindings) may hold at once, unless netd is told otherwise. */
+export const DEFAULT_PORTS_PER_CLIENT = 4096;
+
 /** Buffer owners netd remembers at most (the driver holds 64 buffers a client). */
 export const MAX_CACHED_OWNERS = 4096;
 
@@ -96,6 +99,8 @@ export class PortService {
    * bounded, so a long-running machine does not keep one per buffer ever registered.
    */
   private readonly owners = new Map<number, ActorId>();
+  /** Ports each actor holds, over all its bindings: checked against the quota. */
+  private readonly held = new Map<ActorId, number>();
   /** Callers waiting until an actor holds no port (FishnetMachine.kill). */
   readonly releases = new ReleaseWaiters((actor) => this.portsOf(actor as ActorId) > 0);
 
@@ -104,8 +109,20 @@ export class PortService {
     private readonly ports: PortAllocator,
     private readonly mac: Mac,
     private readonly address: Address,
+    /** Ports one actor may hold at once: one client must not take every port from the others. */
+    private readonly portsPerClient = DEFAULT_PORTS_PER_CLIENT,
   ) {
     this.templates = new FilterTemplates(mac);
+  }
+
+  /** Refused with PORT_ERR_QUOTA when the client holds its share; call with no await before open(). */
+  private withinQuota(c: Client, kind: Kind, port?: number): void {
+    if ((this.held.get(c.id) ?? 0) >= this.portsPerClient) {
+      this.refuse(
+        'PORT_ERR_QUOTA',
+        `${c.name} holds ${this.portsPerClient} ports, its most${port === undefined ? '' : ` (asked for ${kind} ${port})`}`,
+      );
+    }
   }
 
   /** A client bound (to the plain service, or to the one for ports below 1024). */
@@ -126,6 +143,7 @@ export class PortService {
     ep.rpc.get_port = async (type, rx, tx) => {
       const kind = kindOf(type);
       await this.checkBuffers(c, rx, tx);
+      this.withinQuota(c, kind);
       const port = this.ports.allocate(kind);
       if (port === 0) this.refuse('PORT_ERR_NO_MORE_PORT', `no ${kind} port is left in the ephemeral range`);
       await this.open(c, kind, port, rx, tx);
@@ -138,6 +156,7 @@ export class PortService {
         this.refuse('PORT_ERR_PRIVILEGED', `${kind} port ${port}: bind through the privileged netd service`);
       }
       await this.checkBuffers(c, rx, tx);
+      this.withinQuota(c, kind, port);
       if (!this.ports.take(kind, port)) this.refuse('PORT_ERR_IN_USE', `${kind} port ${port}`);
       await this.open(c, kind, port, rx, tx);
     };
@@ -275,6 +294,7 @@ export class PortService {
     };
     this.byPort.set(key(kind, port), rec);
     c.ports.add(rec);
+    this.held.set(c.id, (this.held.get(c.id) ?? 0) + 1);
     try {
       let ip: number;
       [rec.filterId, rec.icmpFilterId, ip] = await this.registerPairs(rec);
@@ -337,6 +357,9 @@ export class PortService {
     if (this.byPort.get(k) === rec) this.byPort.delete(k);
     const c = rec.client;
     c.ports.delete(rec);
+    const n = (this.held.get(c.id) ?? 1) - 1;
+    if (n > 0) this.held.set(c.id, n);
+    else this.held.delete(c.id);
     this.ports.release(rec.kind, rec.port);
     this.releases.released(c.id);
     if (!c.alive && c.ports.size === 0 && c.goneAt > 0) {
@@ -367,6 +390,7 @@ export class PortService {
   private refuse(
     code:
       | 'PORT_ERR_NO_MORE_PORT'
+      | 'PORT_ERR_QUOTA'
       | 'PORT_ERR_IN_USE'
       | 'PORT_ERR_NOT_FOUND'
       | 'PORT_ERR_NOT_OWNER'

@@ -57,7 +57,15 @@ export interface UdpReceiver {
 /** Why a port could not be had, as an errno name, with what netd said. */
 export class UdpBindError extends Error {
   constructor(
-    readonly errno: 'EADDRINUSE' | 'EACCES' | 'EADDRNOTAVAIL' | 'ENOMEM' | 'ENETDOWN' | 'EIO' | 'ECANCELED',
+    readonly errno:
+      | 'EADDRINUSE'
+      | 'EACCES'
+      | 'EADDRNOTAVAIL'
+      | 'ENOMEM'
+      | 'EMFILE'
+      | 'ENETDOWN'
+      | 'EIO'
+      | 'ECANCELED',
     detail: string,
     options?: { cause?: unknown },
   ) {
@@ -121,6 +129,8 @@ function bindErrno(e: unknown): UdpBindError['errno'] {
     return 'EADDRINUSE';
   if (e.is('RT_ERR_NOT_PRIVILEGED') || e.is('RT_ERR_BAD_CAPABILITY')) return 'EACCES';
   if (e.is('PORT_ERR_NOT_ENOUGH_MEMORY')) return 'ENOMEM';
+  // Its share of ports: as a process out of descriptors is told.
+  if (e.is('PORT_ERR_QUOTA')) return 'EMFILE';
   if (
     e.is('RT_ERR_PEER_DIED') ||
     e.is('RT_ERR_BINDING_CLOSED') ||

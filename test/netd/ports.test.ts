@@ -107,6 +107,32 @@ test('ephemeral ports exhausted: PORT_ERR_NO_MORE_PORT, never a wrap or a crash'
     { ephemeral: { first: 60000, last: 60003 } },
   ));
 
+test('one client cannot take every port: past its share it gets PORT_ERR_QUOTA, the next client is served', (t) =>
+  withNetd(
+    t,
+    async (r) => {
+      const hog = await r.client();
+      const got = [];
+      for (let i = 0; i < 4; i++) got.push(await hog.api.openPort('udp'));
+      got.push(await hog.api.openPort('udp', 7000), await hog.api.openPort('tcp', 7001));
+      t.deepEqual(
+        got.slice(3),
+        [49155, 'PORT_ERR_QUOTA', 'PORT_ERR_QUOTA'],
+        'both ways to a port are counted',
+      );
+      // The quota is the actor's, over all its bindings: a second binding gets no more.
+      t.is(await hog.api.openPort('udp', 7002, undefined, undefined, true), 'PORT_ERR_QUOTA');
+      const good = await r.client();
+      t.is(await good.api.openPort('udp'), 49156, 'the next client is served');
+      // A port given back is a port the hog may open again.
+      t.is(await hog.api.closePort('udp', 49153), 'OK');
+      t.is(await hog.api.openPort('udp', 7000), 7000);
+      const st = (await r.netd().api.statistics()) as { ports: { refused: Record<string, number> } };
+      t.is(st.ports.refused.PORT_ERR_QUOTA, 3);
+    },
+    { portsPerClient: 4 },
+  ));
+
 test("a client may ARP for the machine's address only: claiming the gateway's is refused", (t) =>
   withNetd(t, async (r) => {
     const a = await r.client();
