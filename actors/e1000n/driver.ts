@@ -122,8 +122,9 @@ export class Driver {
     }
     // Per actor, not per binding: an actor with many bindings gets no more buffers (each
     // RX buffer costs the driver its pbuf ring).
+    // TX buffers still being mapped count too: registrations racing the IOMMU get no more.
     let held = 0;
-    for (const o of this.sessions) if (o.peer === s.peer) held += o.rx.size + o.tx.size;
+    for (const o of this.sessions) if (o.peer === s.peer) held += o.rx.size + o.tx.size + o.mapping;
     if (held >= MAX_BUFFERS_PER_CLIENT) {
       throw new FishnetError(
         'E1000_ERR_TOO_MANY_BUFFERS',
@@ -137,7 +138,13 @@ export class Driver {
       return { buffer_id: id };
     }
     // A TX buffer is read by the device: it must be mapped for DMA first.
-    const phys = await this.iommu.map(buf);
+    s.mapping++;
+    let phys: number;
+    try {
+      phys = await this.iommu.map(buf);
+    } finally {
+      s.mapping--;
+    }
     if (!s.alive) {
       await this.iommu.unmap(phys);
       throw new FishnetError('RT_ERR_PEER_DIED', 'the client went while its buffer was mapped');

@@ -43,6 +43,8 @@ export class ClientSession {
   readonly backlog = new TxDoneBacklog();
   /** Frames of this client accepted and not yet reported done (in the device or queued). */
   inFlight = 0;
+  /** TX buffers registering now, waiting for the IOMMU: counted against the buffer limit. */
+  mapping = 0;
   alive = true;
 
   constructor(readonly ep: EtherServer) {

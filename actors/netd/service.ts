@@ -8,6 +8,7 @@
 // PORT_ERR_IN_USE. A client's end (its binding, whatever the cause) closes all its
 // ports exactly once, whatever state each was in.
 
+import { Limiter } from '../../lib/limiter.ts';
 import { directedBroadcast, type Mac } from '../../lib/net/index.ts';
 import { ReleaseWaiters } from '../../lib/release-waiters.ts';
 import { FishnetError } from '../../protocols/errors.ts';
@@ -73,6 +74,9 @@ export interface ServiceStats {
   readonly cleanups: { ports: number; ms: number }[];
 }
 
+/** netd's calls to the driver in flight at once, at most. */
+export const MAX_DRIVER_CALLS = 256;
+
 /** Ports one client (an actor, over all its bindings) may hold at once, unless netd is told otherwise. */
 export const DEFAULT_PORTS_PER_CLIENT = 4096;
 
@@ -99,6 +103,11 @@ export class PortService {
    * bounded, so a long-running machine does not keep one per buffer ever registered.
    */
   private readonly owners = new Map<number, ActorId>();
+  /**
+   * Calls to the driver in flight at most: a dead client's thousands of ports are
+   * deregistered a few hundred at a time, not all at once on one binding.
+   */
+  private readonly toDriver = new Limiter(MAX_DRIVER_CALLS);
   /** Ports each actor holds, over all its bindings: checked against the quota. */
   private readonly held = new Map<ActorId, number>();
   /** Callers waiting until an actor holds no port (FishnetMachine.kill). */
@@ -231,7 +240,7 @@ export class PortService {
       let owner = this.owners.get(b);
       if (owner === undefined) {
         try {
-          owner = (await this.driver.rpc.get_buffer_owner(b)).owner;
+          owner = (await this.toDriver.run(() => this.driver.rpc.get_buffer_owner(b))).owner;
         } catch {
           this.refuse('PORT_ERR_BAD_BUFFER', `buffer ${b} is not registered with the driver`);
         }
@@ -258,8 +267,8 @@ export class PortService {
       directedBroadcast(this.address.ip, this.address.mask),
     );
     const [a, b] = await Promise.allSettled([
-      this.driver.rpc.register_filter(rec.rx, rec.tx, f.rx, f.tx),
-      this.driver.rpc.register_filter(rec.rx, rec.tx, f.icmp, f.tx),
+      this.toDriver.run(() => this.driver.rpc.register_filter(rec.rx, rec.tx, f.rx, f.tx)),
+      this.toDriver.run(() => this.driver.rpc.register_filter(rec.rx, rec.tx, f.icmp, f.tx)),
     ]);
     if (a.status === 'fulfilled' && b.status === 'fulfilled')
       return [a.value.filter_id, b.value.filter_id, ip];
@@ -269,7 +278,7 @@ export class PortService {
 
   private async deregister(id: number): Promise<void> {
     try {
-      await this.driver.rpc.deregister_filter(id);
+      await this.toDriver.run(() => this.driver.rpc.deregister_filter(id));
     } catch {
       // Gone already: the driver dropped it with its client's buffers.
     }

@@ -133,3 +133,23 @@ test('released(): netd and the driver each say the moment a client holds nothing
     await t.throwsAsync(driver.api.released(c.id, Number.NaN), { message: /timeoutMs must be/ });
     t.is(await netd.api.portsOf(c.id), 0);
   }));
+
+test('a client with 5,000 ports dies: netd frees them all, a few hundred calls to the driver at a time, and serves the next client', (t) =>
+  withNetd(
+    t,
+    async (r) => {
+      const hog = await r.client({ pbufs: 4 });
+      const opened = await hog.api.openMany(5000);
+      t.is(opened, 5000);
+      const waits = r.netd().api.released(hog.id, 60_000);
+      await hog.kill();
+      // All at once, 10,000 deregistrations on one binding wedged netd and the driver
+      // (each waiting for credit the other held back); in turns of 256 they go through.
+      t.true(await waits, 'netd let go of every port');
+      const next = await r.client();
+      t.is(await next.api.openPort('udp', 7777), 7777);
+      const st = (await r.m.driver.api.statistics()) as { filters: { owner: number }[] };
+      t.false(st.filters.some((f) => f.owner === hog.id));
+    },
+    { portsPerClient: 8192 },
+  ));
