@@ -126,7 +126,8 @@ export class NetdStack {
     const off = this.eth.payloadOffset;
     if (type === EtherType.ARP) return this.arpInput(frame, off, len, now);
     if (type !== EtherType.IPV4)
-      return this.drop(type === EtherType.IPV6 ? 'ipv6' : `ethertype 0x${type.toString(16)}`);
+      // One key for every other ethertype: a peer must not grow the table by sending 65,536 kinds.
+      return this.drop(type === EtherType.IPV6 ? 'ipv6' : 'other ethertype');
     if (this.ip.attach(frame, off, len)) return this.malformed(`ipv4: ${this.ip.attach(frame, off, len)}`);
     if (!this.ip.checksumValid()) return this.malformed('ipv4: bad header checksum');
     // RFC 1122 3.2.1.3: nothing from a source that is not one host (0/8, loopback,
