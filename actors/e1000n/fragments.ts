@@ -56,6 +56,8 @@ export interface FragmentStats {
     oversize: number;
     /** Empty, or not the last and not a multiple of 8 bytes long (RFC 791). */
     badLength: number;
+    /** A second first fragment the filters send to another target than the first one's. */
+    firstConflict: number;
     tinyFragment: number;
     /** Dropped because the memory or entry bound was reached. */
     memory: number;
@@ -124,6 +126,7 @@ export class FragmentTable<T> {
       overlap: 0,
       oversize: 0,
       badLength: 0,
+      firstConflict: 0,
       tinyFragment: 0,
       memory: 0,
       expired: 0,
@@ -235,6 +238,12 @@ export class FragmentTable<T> {
         this.remove(e, true);
         return;
       }
+    } else if (start === 0 && more && classify() !== e.target) {
+      // A second first fragment that the filters send elsewhere: one of the two is forged
+      // (a peer racing a datagram's IP id to steer it to its own port). The datagram goes.
+      this.stats.dropped.firstConflict++;
+      this.poison(e);
+      return;
     }
     if (e.target === undefined) {
       this.hold(e, frame, len);

@@ -166,6 +166,28 @@ test('a fragment that is not the last and not a multiple of 8 bytes long is drop
   t.is(h.table.stats.dropped.oversize, 0, 'not counted as what it is not');
 });
 
+test('a forged first fragment racing a real one to another port: the datagram is dropped, not steered to the forger', (t) => {
+  const h = harness();
+  const frags = fragments({ id: 11, dport: 53, bytes: 1200 });
+  // The forger's first fragment: same source, destination, protocol, IP id and length, to its own port.
+  const forged = frags[0]!.slice();
+  forged[36] = 6666 >> 8;
+  forged[37] = 6666 & 0xff;
+  h.offer(forged);
+  for (const f of frags) h.offer(f);
+  t.is(h.table.stats.dropped.firstConflict, 1);
+  t.is(h.got.get(53), undefined, 'the victim gets no part of a datagram it cannot trust');
+  t.is(h.got.get(6666)!.length, 1, 'the forger has only what it sent itself');
+  // The same first fragment again is a plain duplicate: no conflict.
+  const h2 = harness();
+  const again = fragments({ id: 12, dport: 53, bytes: 1200 });
+  h2.offer(again[0]!);
+  h2.offer(again[0]!);
+  for (const f of again.slice(1)) h2.offer(f);
+  t.is(h2.table.stats.dropped.firstConflict, 0);
+  t.is(h2.got.get(53)!.length, again.length + 1);
+});
+
 test('RFC 1858: a TCP fragment at offset 8, or a first one too short for the flags, is dropped', (t) => {
   const h = harness();
   const frags = fragments({ id: 6, dport: 22, bytes: 600, tcp: true, mtu: 68 });
