@@ -111,7 +111,7 @@ export class PortService {
   /** Ports each actor holds, over all its bindings: checked against the quota. */
   private readonly held = new Map<ActorId, number>();
   /** Callers waiting until an actor holds no port (FishnetMachine.kill). */
-  readonly releases = new ReleaseWaiters((actor) => this.portsOf(actor as ActorId) > 0);
+  readonly releases = new ReleaseWaiters((actor) => (this.held.get(actor as ActorId) ?? 0) > 0);
 
   constructor(
     private readonly driver: EtherNetdClient,
@@ -196,9 +196,7 @@ export class PortService {
 
   /** Ports held by one actor (for tests that check nothing is left of a dead client). */
   portsOf(actor: ActorId): number {
-    let n = 0;
-    for (const r of this.byPort.values()) if (r.client.id === actor) n++;
-    return n;
+    return this.held.get(actor) ?? 0;
   }
 
   get clientCount(): number {
