@@ -9,7 +9,7 @@ import { createNetwork, type FishnetMachine, type FishnetNetwork } from '../../e
 import { formatIpv4 } from '../../lib/net/index.ts';
 import type { ActorRef, ApiOf } from '../../runtime/index.ts';
 import type { Command } from '../cli.ts';
-import { columns, dropsOnTheWay, sleep, TRAFFIC, type Traffic } from '../demos/common.ts';
+import { columns, dropsOnTheWay, settled, sleep, TRAFFIC, type Traffic } from '../demos/common.ts';
 import { guarded, intFlag, parseFlags } from '../flags.ts';
 
 const usage = [
@@ -114,19 +114,14 @@ async function show(o: { seconds: number; n: number; rate: number; live: boolean
     }
     for (const c of clients) await c.gen.api.stop();
     // Let the last echoes land: until every one is back, or none comes for a second.
-    const back = async () => {
+    await settled(async () => {
       let n = 0;
       for (const c of clients) {
         const g = (await c.gen.api.counters()).generator;
         n += g.sent - g.replies;
       }
       return n;
-    };
-    for (let p = await back(), last = -1, still = 0; p > 0 && still < 10; last = p) {
-      await sleep(100);
-      p = await back();
-      still = p === last ? still + 1 : 0;
-    }
+    });
 
     // The summary.
     out('');

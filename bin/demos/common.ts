@@ -95,17 +95,24 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * has all it was sent, or none gets more for a second (a busy machine can hold
  * frames in its queues a while). Resolves with what is still missing.
  */
-export async function landed(fs: readonly Flow[]): Promise<number> {
-  const pending = async () => {
+export function landed(fs: readonly Flow[]): Promise<number> {
+  return settled(async () => {
     let n = 0;
     for (const f of fs) {
       const c = await flowCounts(f);
       n += c.left - c.received;
     }
     return n;
-  };
+  });
+}
+
+/**
+ * Poll `pending` (what is still on its way) every 100 ms until it is 0 or has not
+ * changed for a second; resolves with its last value.
+ */
+export async function settled(pending: () => Promise<number>): Promise<number> {
   let p = await pending();
-  for (let last = p, still = 0; p !== 0 && still < 10; last = p) {
+  for (let last = p, still = 0; p > 0 && still < 10; last = p) {
     await sleep(100);
     p = await pending();
     still = p === last ? still + 1 : 0;
