@@ -117,12 +117,12 @@ function checkMachineOptions(o: MachineOptions): void {
   const poll = checkOptions(`${w} poll`, o.poll, ['device', 'host', 'driver', 'rings']);
   for (const k of ['device', 'host', 'driver', 'rings'])
     if (poll[k] !== undefined) numberOption(`${w} poll`, k, poll[k], turns);
-  const { dmaBytes, queueFrames, ...nic } = o.nic ?? {};
+  const { dmaBytes, queueFrames } = o.nic ?? {};
   if (dmaBytes !== undefined)
     numberOption(`${w} nic`, 'dmaBytes', dmaBytes, { min: 1 << 20, max: 1 << 30, integer: true });
   if (queueFrames !== undefined)
     numberOption(`${w} nic`, 'queueFrames', queueFrames, { min: 2, max: 1 << 16, integer: true });
-  nicOptions(nic);
+  nicOptions(driverNic(o.nic));
   const driver = checkOptions(`${w} driver`, o.driver, ['fragments']);
   fragmentOptions(driver.fragments as FragmentOptions | undefined);
 }
